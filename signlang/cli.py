@@ -1,0 +1,139 @@
+"""`signlang <step>`: one thin sub-command per pipeline step; the work happens in the modules."""
+
+import argparse
+import os
+import sys
+
+# Before TensorFlow and MediaPipe load: keep their start-up chatter off the terminal.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+
+from signlang import config  # noqa: E402
+from signlang.errors import SignlangError  # noqa: E402
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {value}")
+    return value
+
+
+def cmd_extract(args):
+    from signlang.collect import extract
+    folders = extract(args.videos, args.action, args.data, fps=args.fps, workers=args.workers)
+    print(f"wrote {len(folders)} sequences to {os.path.join(args.data, args.action)}")
+
+
+def cmd_collect(args):
+    from signlang.collect import collect
+    from signlang.sources import has_display
+    folders = collect(args.actions, args.sequences, args.length, args.data, source=args.source, fps=args.fps,
+                      show=has_display() and not args.no_window)
+    print(f"wrote {len(folders)} sequences to {args.data}")
+
+
+def cmd_train(args):
+    from signlang import data, model
+    dataset = data.load(args.data, skip_bad=args.skip_bad)
+    print(f"training on {len(dataset.y)} sequences of {dataset.actions} from {len(set(dataset.groups))} groups",
+          file=sys.stderr)
+    model.train(dataset, args.model, args.logdir, actions=args.actions, recipe=args.recipe, epochs=args.epochs,
+                batch_size=args.batch_size, patience=args.patience, seed=args.seed)
+    print(f"saved {args.model} and its training curve {os.path.splitext(args.model)[0]}.png")
+
+
+def cmd_evaluate(args):
+    import json
+    from signlang import data, evaluate
+    dataset = data.load(args.data, skip_bad=args.skip_bad, progress=not args.json)
+    result = evaluate.evaluate(args.model, dataset)
+    if args.plot:
+        evaluate.plot_confusion(result, args.plot)
+    print(json.dumps(result) if args.json else evaluate.format_text(result))
+
+
+def cmd_detect(args):
+    raise SignlangError("detect: not implemented yet")
+
+
+def cmd_export(args):
+    raise SignlangError("export: not implemented yet")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="signlang", description="Sign-language recognition with MediaPipe Holistic and an LSTM.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("extract", help="video files -> MP_Data/<action>/<sequence>/<frame>.npy")
+    p.add_argument("videos", nargs="+", help="video files (mp4, mov, mkv, webm, avi, gif) or image folders")
+    p.add_argument("--action", required=True, help="the sign shown in these videos")
+    p.add_argument("--data", default=config.DATA_PATH, help="MP_Data folder to add sequences to")
+    p.add_argument("--fps", type=positive_float, default=config.FPS, help="keypoint sampling rate (frames/s)")
+    p.add_argument("--workers", type=positive_int, default=1, help="videos processed in parallel")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("collect", help="the tutorial's guided recording session -> MP_Data")
+    p.add_argument("--actions", nargs="+", default=list(config.ACTIONS), help="signs to record")
+    p.add_argument("--sequences", type=positive_int, default=config.NO_SEQUENCES, help="recordings per sign")
+    p.add_argument("--length", type=positive_int, default=config.SEQUENCE_LENGTH, help="frames per recording")
+    p.add_argument("--data", default=config.DATA_PATH, help="MP_Data folder to add sequences to")
+    p.add_argument("--source", default="0", help="camera index, video file or image folder")
+    p.add_argument("--fps", type=positive_float, default=config.FPS, help="keypoint sampling rate (frames/s)")
+    p.add_argument("--no-window", action="store_true", help="do not open a window")
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("train", help="train an LSTM on MP_Data folders or archives")
+    p.add_argument("--data", nargs="+", default=[config.DATA_PATH],
+                   help="MP_Data folders, .npz/.npz.xz archives or folders of archives (one group each)")
+    p.add_argument("--model", default=config.MODEL_PATH, help="model file to write (.h5); curve PNG beside it")
+    p.add_argument("--logdir", default=config.LOG_DIR, help="TensorBoard runs go to a new folder in here")
+    p.add_argument("--actions", nargs="+", help="output order of the actions (default: the tutorial's, then sorted)")
+    p.add_argument("--recipe", choices=("shipped", "tutorial"), default="shipped",
+                   help="shipped: normalised features, augmentation, conv net; tutorial: the notebook's LSTM")
+    p.add_argument("--epochs", type=positive_int, default=150, help="at most this many epochs")
+    p.add_argument("--patience", type=positive_int, default=15, help="early stopping: epochs without progress")
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--skip-bad", action="store_true", help="skip (and count) bad sequences instead of stopping")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy and confusion matrices of a model on MP_Data")
+    p.add_argument("--data", nargs="+", default=[config.DATA_PATH],
+                   help="MP_Data folders, .npz/.npz.xz archives or folders of archives")
+    p.add_argument("--model", default=config.MODEL_PATH, help="model file (.h5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
+    p.add_argument("--plot", help="write the confusion matrix as this PNG")
+    p.add_argument("--skip-bad", action="store_true", help="skip (and count) bad sequences instead of stopping")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("detect", help="real-time detection on a camera, video or image folder")
+    p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("export", help="action.h5 -> LiteRT (.tflite) model")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SignlangError as error:
+        print(f"signlang: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Keypoints into the tutorial's MP_Data tree: from video files (`extract`) or a guided session (`collect`)."""
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from signlang import config, keypoints
+from signlang.errors import SignlangError
+from signlang.sources import is_camera, open_source
+
+
+def video_keypoints(source, fps=config.FPS, holistic=None):
+    """(n, 1662) keypoints of every sampled frame of a video, camera or image folder."""
+    frames = open_source(source, fps)
+    if holistic is None:
+        with keypoints.open_holistic() as model:
+            return _keypoints(frames, model, source)
+    return _keypoints(frames, holistic, source)
+
+
+def _keypoints(frames, model, source):
+    rows = [keypoints.extract_keypoints(keypoints.mediapipe_detection(f.image, model)[1]) for f in frames]
+    if not rows:
+        raise SignlangError(f"{source}: has no frames")
+    return np.stack(rows)
+
+
+def split_sequences(frames, length=config.SEQUENCE_LENGTH):
+    """Cuts a clip's keypoints into training sequences.
+
+    A clip shorter than `length` becomes one sequence, padded by repeating its last frame (the signer
+    holds the final pose). A longer clip gives consecutive sequences; a remainder of at least half a
+    sequence gives one more, made of the clip's last `length` frames; a shorter remainder is dropped.
+    """
+    n = len(frames)
+    if n < length:
+        return [np.concatenate([frames, np.repeat(frames[-1:], length - n, axis=0)])]
+    starts = list(range(0, n - length + 1, length))
+    if n - (starts[-1] + length) >= length / 2:
+        starts.append(n - length)
+    return [frames[s:s + length] for s in starts]
+
+
+def sequence_numbers(action_dir):
+    return sorted(int(p.name) for p in Path(action_dir).iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def write_sequence(action_dir, frames):
+    """Writes one sequence as MP_Data/<action>/<n>/<frame>.npy, numbered after those already there.
+
+    Frames go to a hidden temporary folder first, renamed into place at the end, so an interrupted
+    run leaves no half sequence and an existing one is never replaced. Returns the new folder.
+    """
+    action_dir = Path(action_dir)
+    action_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=action_dir))
+    try:
+        for i, frame in enumerate(frames):
+            np.save(tmp / f"{i}.npy", frame)
+        number = (sequence_numbers(action_dir) or [-1])[-1] + 1
+        while True:
+            target = action_dir / str(number)
+            try:
+                target.mkdir()  # claims the number; fails if another writer took it
+            except FileExistsError:
+                number += 1
+                continue
+            os.replace(tmp, target)  # replaces only the empty folder just claimed
+            return target
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- extract: video files -> MP_Data, videos in parallel processes --------------------------------
+
+_worker_holistic = None
+
+
+def _init_worker():
+    global _worker_holistic
+    _worker_holistic = keypoints.open_holistic()  # lives, and is closed, with the worker process
+
+
+def _worker_keypoints(job):
+    index, path, fps = job
+    return index, video_keypoints(path, fps, _worker_holistic)
+
+
+def extract(videos, action, data_path=config.DATA_PATH, fps=config.FPS, workers=1,
+            length=config.SEQUENCE_LENGTH, progress=True):
+    """Runs Holistic over each video and writes its sequences under data_path/action; returns the folders."""
+    if not videos:
+        raise SignlangError("extract: no videos given")
+    for video in videos:
+        open_source(video, fps)  # checks every input before the slow part starts
+    jobs = [(i, os.fspath(v), fps) for i, v in enumerate(videos)]
+    results = [None] * len(jobs)
+    bar = tqdm(total=len(jobs), unit="video", disable=not progress)
+    for index, frames in _run(jobs, workers):
+        results[index] = frames
+        bar.update()
+    bar.close()
+    action_dir = Path(data_path) / action
+    return [write_sequence(action_dir, seq) for frames in results for seq in split_sequences(frames, length)]
+
+
+def _run(jobs, workers):
+    if workers <= 1:
+        with keypoints.open_holistic() as model:
+            for index, path, fps in jobs:
+                yield index, video_keypoints(path, fps, model)
+        return
+    # spawn: a forked copy of an initialised MediaPipe/TensorFlow runtime is not safe
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+        yield from pool.imap_unordered(_worker_keypoints, jobs)
+
+
+# --- collect: the tutorial's guided recording session ----------------------------------------------
+
+def collect(actions=config.ACTIONS, sequences=config.NO_SEQUENCES, length=config.SEQUENCE_LENGTH,
+            data_path=config.DATA_PATH, source=0, fps=config.FPS, show=True):
+    """The tutorial's collection loop: `sequences` recordings of `length` frames per action.
+
+    Numbering resumes after the sequences already on disk. q (in the window) or the end of a video
+    source stops the session; the sequence in progress is then dropped, the finished ones are kept.
+    Returns the folders written.
+    """
+    live = is_camera(source)
+    frames = open_source(source, fps)
+    written = []
+    with keypoints.open_holistic() as model:
+        try:
+            for action in actions:
+                for number in range(sequences):
+                    recording = []
+                    for frame_num in range(length):
+                        frame = next(frames, None)
+                        if frame is None:
+                            return written
+                        image, results = keypoints.mediapipe_detection(frame.image, model)
+                        keypoints.draw_styled_landmarks(image, results)
+                        _caption(image, action, number, frame_num == 0)
+                        recording.append(keypoints.extract_keypoints(results))
+                        pause = 500 if frame_num == 0 and live else 1  # the tutorial's break between sequences
+                        if show and _show(image, pause):
+                            return written
+                    written.append(write_sequence(Path(data_path) / action, np.stack(recording)))
+            return written
+        finally:
+            frames.close()
+            if show:
+                cv2.destroyAllWindows()
+
+
+def _caption(image, action, number, starting):
+    if starting:
+        cv2.putText(image, "STARTING COLLECTION", (120, 200), cv2.FONT_HERSHEY_SIMPLEX, 1, (0, 255, 0), 4, cv2.LINE_AA)
+    cv2.putText(image, f"Collecting frames for {action} Video Number {number}", (15, 12),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1, cv2.LINE_AA)
+
+
+def _show(image, wait_ms):
+    """Shows the frame; True when the user pressed q."""
+    cv2.imshow("OpenCV Feed", image)
+    return cv2.waitKey(wait_ms) & 0xFF == ord("q")

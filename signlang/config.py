@@ -1,0 +1,15 @@
+"""Every default of the project in one place: the notebook's settings cell and the CLI read these."""
+
+DATA_PATH = "MP_Data"                      # tutorial layout: MP_Data/<action>/<sequence>/<frame>.npy
+LOG_DIR = "Logs"                           # TensorBoard runs
+MODEL_PATH = "action.h5"                   # shipped pretrained model
+ACTIONS = ("hello", "thanks", "iloveyou")  # the tutorial's signs, in the model's output order
+NO_SEQUENCES = 30                          # sequences recorded per action by `collect`
+SEQUENCE_LENGTH = 30                       # frames per sequence, and the model's window
+FPS = 25.0                                 # keypoint sampling rate of video files (README: "Frame rate"; bench/recording_rate.py)
+MIN_DETECTION_CONFIDENCE = 0.5             # Holistic, as in the tutorial
+MIN_TRACKING_CONFIDENCE = 0.5
+MODEL_COMPLEXITY = 1                       # the only pose model shipped inside the mediapipe wheel
+THRESHOLD = 0.5                            # probability a sign needs to enter the sentence
+STABLE_FRAMES = 10                         # predictions that must agree before a sign is accepted
+SENTENCE_LENGTH = 5                        # words kept in the running sentence

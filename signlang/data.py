@@ -1,0 +1,159 @@
+"""Training data: tutorial MP_Data trees and packed archives -> X (n, 30, 1662) float32, labels, groups.
+
+Each MP_Data folder or archive is one group (usually one person), so splits can keep a person's
+recordings together. Archives are .npz files (X, y) or xz-compressed ones (.npz.xz, as in ../shared).
+"""
+
+import io
+import lzma
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from signlang import config
+from signlang.errors import SignlangError
+from signlang.keypoints import FRAME_SIZE
+
+ARCHIVE_SUFFIXES = (".npz", ".npz.xz")
+FRAME_NAME = re.compile(r"^(\d+)\.npy$")
+
+
+@dataclass
+class Dataset:
+    X: np.ndarray                 # (n, 30, 1662) float32
+    y: np.ndarray                 # (n,) action names
+    groups: np.ndarray            # (n,) the folder or archive each sequence came from
+    actions: list                 # actions found, the tutorial's first (in its order), then the rest sorted
+    skipped: list = field(default_factory=list)  # "path: problem" of inputs left out with skip_bad
+
+
+class _Skipper:
+    """Raises a problem at once, or with skip_bad=True records it and lets the caller move on."""
+
+    def __init__(self, skip_bad):
+        self.skip_bad, self.problems = skip_bad, []
+
+    def __call__(self, path, problem):
+        message = f"{path}: {problem}"
+        if not self.skip_bad:
+            raise SignlangError(message)
+        self.problems.append(message)
+
+
+def load(paths, skip_bad=False, length=config.SEQUENCE_LENGTH, progress=True):
+    """Loads MP_Data folders, archives and folders of archives; one group per MP_Data folder or archive."""
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    if not paths:
+        raise SignlangError("no data paths given")
+    skip = _Skipper(skip_bad)
+    sources = [s for p in paths for s in _sources(p)]
+    parts = []
+    for source in tqdm(sources, unit="group", disable=not progress or len(sources) < 2, file=sys.stderr):
+        part = _read_archive(source, length, skip) if _is_archive(source) else _read_tree(source, length, skip)
+        if part is not None:
+            parts.append((str(source),) + part)
+    if not parts:
+        raise SignlangError(f"no usable sequences in {', '.join(map(str, paths))}"
+                            + (f" ({len(skip.problems)} skipped)" if skip.problems else ""))
+    if skip.problems:
+        print(f"skipped {len(skip.problems)} bad inputs:", *skip.problems, sep="\n  ", file=sys.stderr)
+    X = np.concatenate([X for _, X, _ in parts])
+    y = np.concatenate([y for _, _, y in parts])
+    groups = np.concatenate([np.full(len(y), name) for name, _, y in parts])
+    return Dataset(X, y, groups, order_actions(set(y)), skip.problems)
+
+
+def order_actions(found):
+    """The tutorial's actions first, in its output order, then any others alphabetically."""
+    return [a for a in config.ACTIONS if a in found] + sorted(set(found) - set(config.ACTIONS))
+
+
+def _is_archive(path):
+    return path.name.endswith(ARCHIVE_SUFFIXES)
+
+
+def _sources(path):
+    """The MP_Data trees and archives a command-line path stands for."""
+    if not path.exists():
+        raise SignlangError(f"{path}: no such file or folder")
+    if path.is_file():
+        if not _is_archive(path):
+            raise SignlangError(f"{path}: not an MP_Data folder or a .npz / .npz.xz archive")
+        return [path]
+    archives = sorted(p for p in path.iterdir() if p.is_file() and _is_archive(p))
+    return archives or [path]
+
+
+def _read_archive(path, length, skip):
+    try:
+        raw = lzma.open(path).read() if path.name.endswith(".xz") else path.read_bytes()
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            if "X" not in z or "y" not in z:
+                return skip(path, f"archive needs arrays X and y, has {sorted(z.files)}")
+            X, y = z["X"], z["y"]
+    except (OSError, EOFError, ValueError, lzma.LZMAError) as e:
+        return skip(path, f"not a readable archive ({e})")
+    if X.ndim != 3 or X.shape[1:] != (length, FRAME_SIZE) or y.shape != (len(X),):
+        return skip(path, f"X has shape {X.shape} and y {y.shape}, expected (n, {length}, {FRAME_SIZE}) and (n,)")
+    if not np.isfinite(X).all():
+        return skip(path, "X contains NaN or infinite values")
+    return X.astype(np.float32), y.astype(str)
+
+
+def _read_tree(root, length, skip):
+    """MP_Data/<action>/<sequence>/<frame>.npy -> (X, y) of the sequences that are complete and valid."""
+    actions = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not actions:
+        raise SignlangError(f"{root}: no action folders (expected MP_Data/<action>/<sequence>/<frame>.npy)")
+    X, y = [], []
+    for action in actions:
+        sequences = sorted((p for p in action.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                           key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name))
+        if not sequences:
+            skip(action, "empty action folder (no sequence folders)")
+        for sequence in sequences:
+            frames = _read_sequence(sequence, length, skip)
+            if frames is not None:
+                X.append(frames)
+                y.append(action.name)
+    if not X:
+        return None
+    return np.stack(X), np.array(y)
+
+
+def _read_sequence(folder, length, skip):
+    numbers = {int(m.group(1)) for m in map(FRAME_NAME.match, (p.name for p in folder.iterdir())) if m}
+    missing = sorted(set(range(length)) - numbers)
+    if missing:
+        return skip(folder, f"missing frames {_ranges(missing)} (has {len(numbers & set(range(length)))} "
+                            f"of {length}: 0.npy .. {length - 1}.npy)")
+    extra = sorted(numbers - set(range(length)))
+    if extra:
+        return skip(folder, f"has frames {_ranges(extra)} beyond {length - 1}.npy: a sequence has exactly {length}")
+    frames = []
+    for i in range(length):
+        path = folder / f"{i}.npy"
+        try:
+            frame = np.load(path, allow_pickle=False)
+        except (OSError, EOFError, ValueError) as e:
+            return skip(path, f"not a readable .npy file ({e})")
+        if frame.shape != (FRAME_SIZE,):
+            return skip(path, f"shape {frame.shape}, expected ({FRAME_SIZE},) keypoints")
+        if not np.issubdtype(frame.dtype, np.number) or not np.isfinite(frame).all():
+            return skip(path, f"keypoints must be finite numbers (dtype {frame.dtype})")
+        frames.append(frame)
+    return np.stack(frames).astype(np.float32)
+
+
+def _ranges(numbers):
+    """[3, 4, 5, 9] -> '3-5, 9'."""
+    runs, start = [], numbers[0]
+    for a, b in zip(numbers, numbers[1:] + [None]):
+        if b != a + 1:
+            runs.append(f"{start}-{a}" if a > start else str(a))
+            start = b
+    return ", ".join(runs)

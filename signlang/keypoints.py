@@ -1,0 +1,74 @@
+"""MediaPipe Holistic -> the tutorial's 1662 keypoint values per frame, and its landmark drawing."""
+
+import cv2
+import numpy as np
+from mediapipe.python.solutions import drawing_utils as mp_drawing
+from mediapipe.python.solutions import face_mesh, hands, holistic as mp_holistic, pose
+
+from signlang import config
+
+# Layout, derived from MediaPipe's own enums: pose (x, y, z, visibility), then face, left and right hand (x, y, z).
+POSE_LANDMARKS = len(pose.PoseLandmark)                 # 33
+FACE_LANDMARKS = face_mesh.FACEMESH_NUM_LANDMARKS       # 468 (Holistic's face mesh has no irises)
+HAND_LANDMARKS = len(hands.HandLandmark)                # 21
+POSE_SIZE = POSE_LANDMARKS * 4                          # 132
+FACE_SIZE = FACE_LANDMARKS * 3                          # 1404
+HAND_SIZE = HAND_LANDMARKS * 3                          # 63
+POSE = slice(0, POSE_SIZE)
+FACE = slice(POSE.stop, POSE.stop + FACE_SIZE)
+LEFT_HAND = slice(FACE.stop, FACE.stop + HAND_SIZE)
+RIGHT_HAND = slice(LEFT_HAND.stop, LEFT_HAND.stop + HAND_SIZE)
+FRAME_SIZE = RIGHT_HAND.stop                            # 1662
+
+
+def open_holistic(static_image_mode=False):
+    """Holistic with the tutorial's settings; use it in a `with` block, which closes the graph."""
+    return mp_holistic.Holistic(
+        static_image_mode=static_image_mode,
+        model_complexity=config.MODEL_COMPLEXITY,
+        min_detection_confidence=config.MIN_DETECTION_CONFIDENCE,
+        min_tracking_confidence=config.MIN_TRACKING_CONFIDENCE,
+    )
+
+
+def mediapipe_detection(image, model):
+    image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    image.flags.writeable = False  # lets MediaPipe read the buffer without a copy
+    results = model.process(image)
+    image.flags.writeable = True
+    image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    return image, results
+
+
+def _flat(landmarks, fields, size):
+    if landmarks is None:
+        return np.zeros(size, dtype=np.float32)
+    return np.array([[getattr(lm, f) for f in fields] for lm in landmarks.landmark], dtype=np.float32).ravel()
+
+
+def extract_keypoints(results):
+    xyz = ("x", "y", "z")
+    return np.concatenate([
+        _flat(results.pose_landmarks, xyz + ("visibility",), POSE_SIZE),
+        _flat(results.face_landmarks, xyz, FACE_SIZE),
+        _flat(results.left_hand_landmarks, xyz, HAND_SIZE),
+        _flat(results.right_hand_landmarks, xyz, HAND_SIZE),
+    ])
+
+
+def _spec(color, thickness, radius):
+    return mp_drawing.DrawingSpec(color=color, thickness=thickness, circle_radius=radius)
+
+
+# The tutorial's colours (BGR): landmark spec, then connection spec.
+STYLES = (
+    ("face_landmarks", mp_holistic.FACEMESH_TESSELATION, _spec((80, 110, 10), 1, 1), _spec((80, 256, 121), 1, 1)),
+    ("pose_landmarks", mp_holistic.POSE_CONNECTIONS, _spec((80, 22, 10), 2, 4), _spec((80, 44, 121), 2, 2)),
+    ("left_hand_landmarks", mp_holistic.HAND_CONNECTIONS, _spec((121, 22, 76), 2, 4), _spec((121, 44, 250), 2, 2)),
+    ("right_hand_landmarks", mp_holistic.HAND_CONNECTIONS, _spec((245, 117, 66), 2, 4), _spec((245, 66, 230), 2, 2)),
+)
+
+
+def draw_styled_landmarks(image, results):
+    for part, connections, landmark_spec, connection_spec in STYLES:
+        mp_drawing.draw_landmarks(image, getattr(results, part), connections, landmark_spec, connection_spec)

@@ -1,0 +1,289 @@
+"""The tutorial's LSTM, the shipped recipe (normalising layer + small temporal conv net), training, saving, loading.
+
+A model file is self-describing: it takes raw (30, 1662) MP_Data windows (all preprocessing is a layer inside
+the model) and records its action names in output order as an HDF5 attribute.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+from keras import layers, ops
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
+from signlang import config, keypoints as kp
+from signlang.errors import SignlangError
+
+ACTIONS_ATTR = "signlang_actions"  # HDF5 attribute on the saved file: JSON list of action names, output order
+
+# Pose landmarks that carry the sign: nose, eyes, ears, mouth, shoulders, elbows, wrists (MediaPipe 0..16).
+UPPER_BODY = 17
+L_SHOULDER, R_SHOULDER = 11, 12
+WRIST, MIDDLE_MCP = 0, 9
+# Left/right pose landmark pairs, swapped when a recording is mirrored (MediaPipe pose topology).
+POSE_MIRROR = [0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24, 23,
+               26, 25, 28, 27, 30, 29, 32, 31]
+
+
+# --- the tutorial's model ---------------------------------------------------------------------------
+
+def build_model(n_actions=len(config.ACTIONS)):
+    """The tutorial's architecture, layer for layer (raw 1662 keypoints in, softmax over actions out)."""
+    model = keras.Sequential([
+        keras.Input((config.SEQUENCE_LENGTH, kp.FRAME_SIZE)),
+        layers.LSTM(64, return_sequences=True, activation="relu"),
+        layers.LSTM(128, return_sequences=True, activation="relu"),
+        layers.LSTM(64, return_sequences=False, activation="relu"),
+        layers.Dense(64, activation="relu"),
+        layers.Dense(32, activation="relu"),
+        layers.Dense(n_actions, activation="softmax"),
+    ])
+    model.compile(optimizer="Adam", loss="categorical_crossentropy", metrics=["categorical_accuracy"])
+    return model
+
+
+# --- the shipped recipe -----------------------------------------------------------------------------
+
+@keras.saving.register_keras_serializable(package="signlang")
+class Normalize(layers.Layer):
+    """Raw MP_Data frames -> person-independent features, per frame.
+
+    The face mesh (1404 of 1662 values) is dropped: it identifies the person, not the sign. Pose and
+    wrists are expressed relative to the shoulder midpoint in shoulder widths (averaged over the
+    window's frames that have a pose, so a camera's distance and framing cancel out); each hand's
+    shape is relative to its wrist in units of its own palm length. A missing part (all zeros in
+    MP_Data) gives zero features plus a presence flag. Standard ops only, so the model converts to LiteRT.
+    """
+
+    def call(self, frames):
+        pose = ops.reshape(frames[..., kp.POSE], (-1, config.SEQUENCE_LENGTH, kp.POSE_LANDMARKS, 4))[..., :2]
+        pose_present = ops.cast(ops.any(ops.not_equal(frames[..., kp.POSE], 0), axis=-1), "float32")
+        centre, scale = _body_frame(pose, pose_present)
+        body = (pose[:, :, :UPPER_BODY] - centre[:, None, None]) / scale[:, None, None, None]
+        body = ops.reshape(body * pose_present[..., None, None], (-1, config.SEQUENCE_LENGTH, UPPER_BODY * 2))
+        hands = [_hand_features(frames[..., part], centre, scale) for part in (kp.LEFT_HAND, kp.RIGHT_HAND)]
+        return ops.concatenate([body, pose_present[..., None]] + hands, axis=-1)
+
+
+def _body_frame(pose, present):
+    """Shoulder midpoint (batch, 2) and shoulder width (batch,), averaged over frames that have a pose."""
+    left, right = pose[:, :, L_SHOULDER], pose[:, :, R_SHOULDER]
+    width = ops.sqrt(ops.sum(ops.square(left - right), axis=-1))
+    count = ops.sum(present, axis=1)
+    centre = ops.sum((left + right) / 2 * present[..., None], axis=1) / ops.maximum(count, 1.0)[:, None]
+    scale = ops.sum(width * present, axis=1) / ops.maximum(count, 1.0)
+    # No pose in the whole window: image centre and a typical shoulder width stand in.
+    none = ops.cast(ops.equal(count, 0), "float32")
+    return centre + none[:, None] * 0.5, ops.maximum(scale + none * 0.25, 1e-3)
+
+
+def _hand_features(hand, centre, scale):
+    hand = ops.reshape(hand, (-1, config.SEQUENCE_LENGTH, kp.HAND_LANDMARKS, 3))
+    present = ops.cast(ops.any(ops.not_equal(hand, 0), axis=(-2, -1)), "float32")[..., None]
+    wrist = hand[:, :, WRIST]
+    palm = ops.sqrt(ops.sum(ops.square(hand[:, :, MIDDLE_MCP] - wrist), axis=-1, keepdims=True))
+    shape = (hand - wrist[:, :, None]) / ops.maximum(palm, 1e-3)[..., None]
+    place = (wrist[..., :2] - centre[:, None]) / scale[:, None, None]
+    shape = ops.reshape(shape, (-1, config.SEQUENCE_LENGTH, kp.HAND_LANDMARKS * 3))
+    return ops.concatenate([shape * present, place * present, present], axis=-1)
+
+
+def build_recipe(n_actions, width=64, dropout=0.3):
+    """The shipped model: Normalize -> per-frame dense -> two temporal convolutions -> max+mean pooling.
+
+    Pooling over time makes the decision independent of where in the 30 frames the sign happens.
+    """
+    inputs = keras.Input((config.SEQUENCE_LENGTH, kp.FRAME_SIZE), name="keypoints")
+    x = Normalize(name="normalize")(inputs)
+    x = layers.Dense(width * 2, activation="relu")(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Conv1D(width, 5, padding="same", activation="relu")(x)
+    x = layers.Conv1D(width, 5, padding="same", activation="relu")(x)
+    x = layers.Concatenate()([layers.GlobalMaxPooling1D()(x), layers.GlobalAveragePooling1D()(x)])
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(width, activation="relu")(x)
+    outputs = layers.Dense(n_actions, activation="softmax", name="actions")(x)
+    model = keras.Model(inputs, outputs, name="signlang")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy",
+                  metrics=["categorical_accuracy"])
+    return model
+
+
+# --- augmentation (raw MP_Data space, so it is independent of the model's features) -----------------
+
+def augment(X, rng):
+    """Randomly re-timed, mirrored, rotated/stretched, partly undetected copies of raw windows (b, 30, 1662).
+
+    Re-timing covers signers of different speeds and camera rates, and windows where the sign fills only
+    part of the 30 frames with the edge frame repeated (as the live detector sees them). Mirroring
+    (x -> 1 - x, left/right hands and pose sides swapped) makes left-handed signers look like right-handed
+    ones. The face block is left as it is: the shipped model does not read it.
+    """
+    b, t = X.shape[:2]
+    speed = rng.uniform(0.7, 1.4, (b, 1))
+    centre = (t - 1) / 2 + rng.uniform(-6, 6, (b, 1))
+    src = np.clip(np.rint(centre + (np.arange(t) - (t - 1) / 2) * speed), 0, t - 1).astype(int)
+    X = X[np.arange(b)[:, None], src]
+
+    pose = X[..., kp.POSE].reshape(b, t, kp.POSE_LANDMARKS, 4)
+    hands = np.stack([X[..., kp.LEFT_HAND], X[..., kp.RIGHT_HAND]], axis=2).reshape(b, t, 2, kp.HAND_LANDMARKS, 3)
+    hands[rng.random((b, t, 2)) < 0.05] = 0  # a hand the detector missed
+    mirror = rng.random(b) < 0.5
+    pose[mirror] = pose[mirror][:, :, POSE_MIRROR]
+    hands[mirror] = hands[mirror][:, :, ::-1]
+
+    angle = np.radians(rng.uniform(-12, 12, b))
+    sx = rng.uniform(0.85, 1.15, b) * rng.uniform(0.9, 1.1, b)  # zoom and camera aspect ratio
+    sy = rng.uniform(0.85, 1.15, b)
+    shift = rng.uniform(-0.05, 0.05, (b, 2))
+    for points in (pose[..., :2], hands[..., :2]):
+        present = np.any(points != 0, axis=-1, keepdims=True)
+        x, y = points[..., 0] - 0.5, points[..., 1] - 0.5
+        x = np.where(mirror.reshape((b,) + (1,) * (x.ndim - 1)), -x, x)
+        shape = (b,) + (1,) * (x.ndim - 1)
+        cos, sin = np.cos(angle).reshape(shape), np.sin(angle).reshape(shape)
+        moved = np.stack([(cos * x - sin * y) * sx.reshape(shape) + 0.5 + shift[:, 0].reshape(shape),
+                          (sin * x + cos * y) * sy.reshape(shape) + 0.5 + shift[:, 1].reshape(shape)], axis=-1)
+        moved += rng.normal(0, 0.003, moved.shape)
+        points[...] = np.where(present, moved, 0)
+
+    X[..., kp.POSE] = pose.reshape(b, t, -1)
+    X[..., kp.LEFT_HAND] = hands[:, :, 0].reshape(b, t, -1)
+    X[..., kp.RIGHT_HAND] = hands[:, :, 1].reshape(b, t, -1)
+    return X
+
+
+class Augmented(keras.utils.PyDataset):
+    """Shuffled batches of freshly augmented windows, new ones every epoch."""
+
+    def __init__(self, X, Y, batch_size, seed=0):
+        super().__init__()
+        self.X, self.Y, self.batch_size = X, Y, batch_size
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(X))
+
+    def __len__(self):
+        return -(-len(self.X) // self.batch_size)
+
+    def __getitem__(self, i):
+        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        return augment(self.X[idx], self.rng), self.Y[idx]
+
+    def on_epoch_end(self):
+        self.order = self.rng.permutation(len(self.X))
+
+
+# --- training ----------------------------------------------------------------------------------------
+
+def split(y, groups, val_fraction=0.2, seed=0):
+    """Train/validation indices that never put one group (person, MP_Data folder) on both sides.
+
+    With a single group there is nothing to hold out by person, so the split is stratified by action.
+    """
+    idx = np.arange(len(y))
+    if len(np.unique(groups)) < 2:
+        print("signlang: one data group only: validation is a stratified split of its sequences "
+              "(the same person is in train and validation)", file=sys.stderr)
+        return train_test_split(idx, test_size=val_fraction, stratify=y, random_state=seed)
+    return next(GroupShuffleSplit(n_splits=1, test_size=val_fraction, random_state=seed).split(idx, y, groups))
+
+
+def fit(model, X, Y, validation, epochs, batch_size=64, augmented=True, patience=15, callbacks=(), verbose=1,
+        seed=0):
+    """Keras fit with early stopping on the validation loss, best weights restored."""
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True,
+                                         verbose=min(verbose, 1))
+    data = Augmented(X, Y, batch_size, seed) if augmented else X
+    return model.fit(data, None if augmented else Y, batch_size=None if augmented else batch_size,
+                     epochs=epochs, validation_data=validation, callbacks=[stop, *callbacks], verbose=verbose)
+
+
+def train(data, model_path=config.MODEL_PATH, logdir=config.LOG_DIR, actions=None, recipe="shipped",
+          epochs=150, batch_size=64, patience=15, val_fraction=0.2, seed=0, verbose=1):
+    """Trains on a data.Dataset with a by-group validation split; saves the model and its curve PNG.
+
+    recipe "shipped" is build_recipe with augmentation, "tutorial" the tutorial's LSTM on raw windows.
+    Returns (model, history).
+    """
+    actions = list(actions or data.actions)
+    unknown = sorted(set(data.y) - set(actions))
+    if unknown:
+        raise SignlangError(f"data has actions {unknown} that are not among the actions to train {actions}")
+    if len(actions) < 2:
+        raise SignlangError(f"training needs at least two actions, the data has {actions}")
+    labels = np.array([actions.index(a) for a in data.y])
+    Y = np.eye(len(actions), dtype=np.float32)[labels]
+    tr, va = split(labels, data.groups, val_fraction, seed)
+    keras.utils.set_random_seed(seed)
+    model = build_recipe(len(actions)) if recipe == "shipped" else build_model(len(actions))
+    run = Path(logdir) / time.strftime("%Y%m%d-%H%M%S")
+    history = fit(model, data.X[tr], Y[tr], (data.X[va], Y[va]), epochs, batch_size, recipe == "shipped",
+                  patience, [keras.callbacks.TensorBoard(log_dir=str(run))], verbose, seed)
+    save(model, model_path, actions)
+    plot_history(history, Path(model_path).with_suffix(".png"))
+    return model, history
+
+
+def plot_history(history, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for ax, metric in zip(axes, ("loss", "categorical_accuracy")):
+        ax.plot(history.history[metric], label="train")
+        ax.plot(history.history["val_" + metric], label="validation (unseen groups)")
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+# --- saving and loading ------------------------------------------------------------------------------
+
+def save(model, path, actions):
+    """Saves as HDF5 (the tutorial's action.h5) and records the action names in output order."""
+    if model.output_shape[-1] != len(actions):
+        raise SignlangError(f"{path}: model has {model.output_shape[-1]} outputs but {len(actions)} actions given")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.h5")  # atomic: a crash never leaves half a model
+    model.save(tmp)
+    with h5py.File(tmp, "a") as f:
+        f.attrs[ACTIONS_ATTR] = json.dumps(list(actions))
+    os.replace(tmp, path)
+
+
+def load_model(path):
+    """The Keras model in an action.h5 written by this project or by the tutorial's own model.save."""
+    path = Path(path)
+    if not path.is_file():
+        raise SignlangError(f"{path}: no such model file")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as e:  # Keras raises many types for a foreign or damaged file
+        raise SignlangError(f"{path}: not a loadable Keras model ({type(e).__name__}: {e})") from e
+
+
+def load_actions(path, model=None):
+    """Action names in the model's output order: those recorded in the file, else the tutorial's when
+    the output size matches (a model saved by the tutorial's notebook records none)."""
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            recorded = f.attrs.get(ACTIONS_ATTR)
+    except OSError as e:
+        raise SignlangError(f"{path}: not an HDF5 model file ({e})") from e
+    outputs = (model or load_model(path)).output_shape[-1]
+    actions = json.loads(recorded) if recorded is not None else list(config.ACTIONS)
+    if len(actions) != outputs:
+        source = "records" if recorded is not None else f"records no action names and config.ACTIONS has"
+        raise SignlangError(f"{path}: has {outputs} outputs but {source} {len(actions)} actions {actions}")
+    return actions
