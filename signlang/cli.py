@@ -62,11 +62,16 @@ def cmd_evaluate(args):
 
 
 def cmd_detect(args):
-    raise SignlangError("detect: not implemented yet")
+    from signlang.realtime import detect
+    from signlang.sources import has_display
+    detect(args.source, args.model, out=args.out, show=has_display() and not args.no_window,
+           threshold=args.threshold, json_lines=args.json)
 
 
 def cmd_export(args):
-    raise SignlangError("export: not implemented yet")
+    from signlang.realtime import export
+    export(args.model, args.out)
+    print(f"wrote {args.out}")
 
 
 def build_parser():
@@ -116,11 +121,36 @@ def build_parser():
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("detect", help="real-time detection on a camera, video or image folder")
+    p.add_argument("--source", default="0", help="camera index, video file or image folder")
+    p.add_argument("--model", default=config.MODEL_PATH, help="model file (.h5)")
+    p.add_argument("--out", help="write the annotated video here (.mp4 or .avi)")
+    p.add_argument("--no-window", action="store_true", help="do not open a window (automatic without a display)")
+    p.add_argument("--json", action="store_true", help="stdout: one JSON line per sign, then a summary line")
+    p.add_argument("--threshold", type=float, default=config.THRESHOLD,
+                   help="probability a sign needs to enter the sentence (0..1)")
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("export", help="action.h5 -> LiteRT (.tflite) model")
+    p.add_argument("--model", default=config.MODEL_PATH, help="model file (.h5)")
+    p.add_argument("--out", required=True, help="LiteRT file to write (.tflite)")
     p.set_defaults(func=cmd_export)
     return parser
+
+
+def silence_native_logs():
+    """MediaPipe and TensorFlow log from C++ straight to file descriptor 2, past any Python setting.
+
+    Point descriptor 2 at /dev/null and keep Python's own stderr (messages, progress bars) on the
+    terminal. SIGNLANG_NATIVE_LOGS=1 keeps the native logs, for debugging.
+    """
+    if os.environ.get("SIGNLANG_NATIVE_LOGS") == "1":
+        return
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(terminal, "w", buffering=1)
 
 
 def main(argv=None):
@@ -135,5 +165,11 @@ def main(argv=None):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """The `signlang` console script."""
+    silence_native_logs()
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

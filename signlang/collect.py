@@ -16,11 +16,16 @@ from signlang.sources import is_camera, open_source
 
 
 def video_keypoints(source, fps=config.FPS, holistic=None):
-    """(n, 1662) keypoints of every sampled frame of a video, camera or image folder."""
+    """(n, 1662) keypoints of every sampled frame of a video, camera or image folder.
+
+    A Holistic passed in is reset first: it tracks landmarks from frame to frame, and the previous
+    video's last pose must not steer this one's first frames.
+    """
     frames = open_source(source, fps)
     if holistic is None:
         with keypoints.open_holistic() as model:
             return _keypoints(frames, model, source)
+    holistic.reset()
     return _keypoints(frames, holistic, source)
 
 
@@ -45,6 +50,12 @@ def split_sequences(frames, length=config.SEQUENCE_LENGTH):
     if n - (starts[-1] + length) >= length / 2:
         starts.append(n - length)
     return [frames[s:s + length] for s in starts]
+
+
+def check_action(name):
+    if not name or name.startswith(".") or any(c in name for c in "/\\\0"):
+        raise SignlangError(f"{name!r}: not usable as an action name (it names the folder MP_Data/<action>)")
+    return name
 
 
 def sequence_numbers(action_dir):
@@ -95,6 +106,7 @@ def _worker_keypoints(job):
 def extract(videos, action, data_path=config.DATA_PATH, fps=config.FPS, workers=1,
             length=config.SEQUENCE_LENGTH, progress=True):
     """Runs Holistic over each video and writes its sequences under data_path/action; returns the folders."""
+    check_action(action)
     if not videos:
         raise SignlangError("extract: no videos given")
     for video in videos:
@@ -131,6 +143,8 @@ def collect(actions=config.ACTIONS, sequences=config.NO_SEQUENCES, length=config
     source stops the session; the sequence in progress is then dropped, the finished ones are kept.
     Returns the folders written.
     """
+    for action in actions:
+        check_action(action)
     live = is_camera(source)
     frames = open_source(source, fps)
     written = []
