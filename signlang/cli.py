@@ -105,7 +105,7 @@ def build_parser():
     p.add_argument("--recipe", choices=("shipped", "tutorial"), default="shipped",
                    help="shipped: normalised features, augmentation, conv net; tutorial: the notebook's LSTM")
     p.add_argument("--epochs", type=positive_int, default=150, help="at most this many epochs")
-    p.add_argument("--patience", type=positive_int, default=15, help="early stopping: epochs without progress")
+    p.add_argument("--patience", type=positive_int, default=25, help="early stopping: epochs without progress")
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-bad", action="store_true", help="skip (and count) bad sequences instead of stopping")

@@ -73,3 +73,19 @@ def test_draw_styled_landmarks_uses_the_tutorial_colours(detections):
     assert (image != before).any()
     for colour in [(245, 117, 66), (80, 22, 10)]:  # right-hand and pose landmark dots, BGR
         assert (image == colour).all(axis=2).any(), f"no pixel of colour {colour}"
+
+
+def test_drawing_matches_mediapipe_drawing_pixel_for_pixel(detections):
+    """The fast drawing must look exactly like the tutorial's mp_drawing.draw_landmarks calls."""
+    from mediapipe.python.solutions import drawing_utils as du, holistic as mh
+    spec = du.DrawingSpec
+    tutorial = [("face_landmarks", mh.FACEMESH_TESSELATION, spec((80, 110, 10), 1, 1), spec((80, 256, 121), 1, 1)),
+                ("pose_landmarks", mh.POSE_CONNECTIONS, spec((80, 22, 10), 2, 4), spec((80, 44, 121), 2, 2)),
+                ("left_hand_landmarks", mh.HAND_CONNECTIONS, spec((121, 22, 76), 2, 4), spec((121, 44, 250), 2, 2)),
+                ("right_hand_landmarks", mh.HAND_CONNECTIONS, spec((245, 117, 66), 2, 4), spec((245, 66, 230), 2, 2))]
+    for image, results, _ in detections[::4]:
+        ours, theirs = image.copy(), image.copy()
+        keypoints.draw_styled_landmarks(ours, results)
+        for part, connections, landmark_spec, connection_spec in tutorial:
+            du.draw_landmarks(theirs, getattr(results, part), connections, landmark_spec, connection_spec)
+        np.testing.assert_array_equal(ours, theirs)

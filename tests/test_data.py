@@ -1,0 +1,156 @@
+"""signlang.data on real recordings from ../shared: MP_Data trees, archives, and every bad-input message."""
+
+import io
+import lzma
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from signlang import data
+from signlang.errors import SignlangError
+
+SIGNERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signers"
+if not SIGNERS.is_dir():
+    pytest.skip(f"real recordings not found at {SIGNERS} (the shared folder beside the repo)", allow_module_level=True)
+ARCHIVES = sorted(SIGNERS.glob("*.npz.xz"))
+
+
+def read_archive(path):
+    with np.load(io.BytesIO(lzma.open(path).read())) as z:
+        return z["X"], z["y"]
+
+
+@pytest.fixture(scope="module")
+def signer():
+    return read_archive(ARCHIVES[0])
+
+
+def write_tree(root, X, y, per_action=3, rename=None):
+    """A tutorial MP_Data tree (float64 frames, as the notebook's np.save writes) of the first recordings of each
+    action; returns {(action, sequence): frames}."""
+    written = {}
+    for action in np.unique(y):
+        name = (rename or {}).get(action, action)
+        for seq, frames in enumerate(X[y == action][:per_action]):
+            folder = root / name / str(seq)
+            folder.mkdir(parents=True)
+            for i, frame in enumerate(frames):
+                np.save(folder / f"{i}.npy", frame.astype(np.float64))
+            written[(name, seq)] = frames
+    return written
+
+
+def test_tree_loads_frames_labels_groups_in_order(tmp_path, signer):
+    written = write_tree(tmp_path / "MP_Data", *signer)
+    (tmp_path / "MP_Data" / "hello" / ".partial-x1").mkdir()  # an interrupted `collect` leaves these: ignored
+    ds = data.load(tmp_path / "MP_Data", progress=False)
+    assert ds.X.shape == (9, 30, 1662) and ds.X.dtype == np.float32
+    assert ds.actions == ["hello", "thanks", "iloveyou"]
+    assert set(ds.groups) == {str(tmp_path / "MP_Data")} and ds.skipped == []
+    for frames, label in zip(ds.X, ds.y):
+        assert any(np.array_equal(frames, w.astype(np.float32)) for (a, _), w in written.items() if a == label)
+
+
+def test_any_number_of_actions_and_one_group_per_folder(tmp_path, signer):
+    X, y = signer
+    write_tree(tmp_path / "alice", X, y, per_action=2)
+    write_tree(tmp_path / "bob", X, y, per_action=2, rename={"hello": "goodbye", "thanks": "yes"})
+    ds = data.load([tmp_path / "alice", tmp_path / "bob"], progress=False)
+    assert ds.actions == ["hello", "thanks", "iloveyou", "goodbye", "yes"]
+    assert len(ds.y) == 12 and sorted(np.unique(ds.groups)) == [str(tmp_path / "alice"), str(tmp_path / "bob")]
+    assert set(ds.y[ds.groups == str(tmp_path / "bob")]) == {"goodbye", "yes", "iloveyou"}
+
+
+def test_archives_npz_xz_and_folders_of_archives(tmp_path):
+    X, y = read_archive(ARCHIVES[1])
+    np.savez(tmp_path / "plain.npz", X=X[:10], y=y[:10])
+    shutil.copy(ARCHIVES[1], tmp_path / "packed.npz.xz")
+    one = data.load(tmp_path / "plain.npz", progress=False)
+    assert np.array_equal(one.X, X[:10].astype(np.float32)) and list(one.y) == list(y[:10])
+    folder = data.load(tmp_path, progress=False)
+    assert len(folder.y) == 10 + len(y)
+    assert sorted(np.unique(folder.groups)) == [str(tmp_path / "packed.npz.xz"), str(tmp_path / "plain.npz")]
+
+
+def bad(root, message, skip_count=1):
+    """The loader stops with a message naming the path and the problem, and skip_bad leaves just that input out."""
+    with pytest.raises(SignlangError, match=message):
+        data.load(root, progress=False)
+    ds = data.load(root, skip_bad=True, progress=False)
+    assert len(ds.skipped) == skip_count and re.search(message, ds.skipped[0])
+    return ds
+
+
+@pytest.fixture
+def tree(tmp_path, signer):
+    write_tree(tmp_path / "MP_Data", *signer, per_action=2)
+    return tmp_path / "MP_Data"
+
+
+def test_corrupt_npy(tree):
+    (tree / "thanks" / "1" / "7.npy").write_bytes(b"not numpy at all")
+    ds = bad(tree, re.escape(str(tree / "thanks" / "1" / "7.npy")) + ": not a readable .npy file")
+    assert len(ds.y) == 5 and list(ds.y).count("thanks") == 1
+
+
+def test_wrong_shaped_npy(tree):
+    np.save(tree / "hello" / "0" / "3.npy", np.zeros(1600))
+    bad(tree, re.escape(str(tree / "hello" / "0" / "3.npy")) + r": shape \(1600,\), expected \(1662,\)")
+
+
+def test_non_finite_keypoints(tree):
+    np.save(tree / "hello" / "1" / "0.npy", np.full(1662, np.nan))
+    bad(tree, re.escape(str(tree / "hello" / "1" / "0.npy")) + ": keypoints must be finite")
+
+
+def test_missing_frames(tree):
+    for i in (5, 6, 7, 29):
+        (tree / "iloveyou" / "0" / f"{i}.npy").unlink()
+    bad(tree, re.escape(str(tree / "iloveyou" / "0")) + r": missing frames 5-7, 29 \(has 26 of 30")
+
+
+def test_extra_frames(tree):
+    np.save(tree / "iloveyou" / "1" / "30.npy", np.zeros(1662))
+    bad(tree, re.escape(str(tree / "iloveyou" / "1")) + r": has frames 30 beyond 29.npy")
+
+
+def test_empty_action_folder(tree):
+    (tree / "goodbye").mkdir()
+    ds = bad(tree, re.escape(str(tree / "goodbye")) + ": empty action folder")
+    assert ds.actions == ["hello", "thanks", "iloveyou"] and len(ds.y) == 6
+
+
+def test_bad_archives(tmp_path):
+    X, y = read_archive(ARCHIVES[2])
+    np.savez(tmp_path / "a_good.npz", X=X[:4], y=y[:4])
+    np.savez(tmp_path / "b_shape.npz", X=X[:4, :20], y=y[:4])
+    bad(tmp_path, re.escape(str(tmp_path / "b_shape.npz")) + r": X has shape \(4, 20, 1662\)")
+    (tmp_path / "b_shape.npz").unlink()
+    np.savez(tmp_path / "c_keys.npz", frames=X[:4])
+    bad(tmp_path, re.escape(str(tmp_path / "c_keys.npz")) + r": archive needs arrays X and y")
+    (tmp_path / "c_keys.npz").unlink()
+    (tmp_path / "d_broken.npz.xz").write_bytes(lzma.compress(b"truncated")[:-8])
+    bad(tmp_path, re.escape(str(tmp_path / "d_broken.npz.xz")) + ": not a readable archive")
+
+
+def test_paths_that_are_not_data(tmp_path):
+    with pytest.raises(SignlangError, match=re.escape(str(tmp_path / "nope")) + ": no such file or folder"):
+        data.load(tmp_path / "nope")
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(SignlangError, match=re.escape(str(tmp_path / "notes.txt")) + ": not an MP_Data folder"):
+        data.load(tmp_path / "notes.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SignlangError, match=re.escape(str(tmp_path / "empty")) + ": no action folders"):
+        data.load(tmp_path / "empty")
+    with pytest.raises(SignlangError, match="no data paths given"):
+        data.load([])
+
+
+def test_nothing_usable_left_after_skipping(tree):
+    for sequence in tree.glob("*/*"):
+        (sequence / "0.npy").unlink()
+    with pytest.raises(SignlangError, match=r"no usable sequences in .*\(6 skipped\)"):
+        data.load(tree, skip_bad=True, progress=False)

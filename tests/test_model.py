@@ -1,0 +1,209 @@
+"""signlang.model: the tutorial architecture, the normalising layer, augmentation, grouped splits, saving and
+loading (the project's files and the tutorial's own), LiteRT conversion. Real recordings from ../shared."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from signlang import config, data, keypoints as kp, model as M
+from signlang.errors import SignlangError
+
+SIGNERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signers"
+if not SIGNERS.is_dir():
+    pytest.skip(f"real recordings not found at {SIGNERS} (the shared folder beside the repo)", allow_module_level=True)
+ARCHIVES = sorted(SIGNERS.glob("*.npz.xz"))
+
+
+@pytest.fixture(scope="module")
+def six():
+    return data.load(ARCHIVES[:6], progress=False)
+
+
+def test_build_model_is_the_tutorial_architecture():
+    model = M.build_model(3)
+    assert [(type(layer).__name__, layer.units, layer.activation.__name__) for layer in model.layers] == [
+        ("LSTM", 64, "relu"), ("LSTM", 128, "relu"), ("LSTM", 64, "relu"),
+        ("Dense", 64, "relu"), ("Dense", 32, "relu"), ("Dense", 3, "softmax")]
+    assert model.input_shape == (None, 30, 1662) and model.count_params() == 596675  # the notebook's summary
+    assert model.loss == "categorical_crossentropy"
+
+
+def test_split_never_puts_a_person_on_both_sides(six):
+    labels = np.array([six.actions.index(a) for a in six.y])
+    for seed in range(5):
+        tr, va = M.split(labels, six.groups, seed=seed)
+        assert len(tr) + len(va) == len(labels) and len(va) > 0
+        assert not set(six.groups[tr]) & set(six.groups[va])
+
+
+def test_split_with_one_group_is_stratified_and_says_so(six, capsys):
+    one = six.groups == six.groups[0]
+    labels = np.array([six.actions.index(a) for a in six.y[one]])
+    tr, va = M.split(labels, six.groups[one])
+    assert "one data group only" in capsys.readouterr().err
+    assert np.bincount(labels[va]).min() >= 5 and not set(tr) & set(va)
+
+
+def normalize(X):
+    return keras.ops.convert_to_numpy(M.Normalize()(X.astype(np.float32)))
+
+
+def test_normalize_ignores_camera_framing_and_face(six):
+    X = six.X[:16].copy()
+    moved = X.copy()
+    for part, width in ((kp.POSE, 4), (kp.LEFT_HAND, 3), (kp.RIGHT_HAND, 3)):
+        block = moved[..., part].reshape(16, 30, -1, width)
+        present = np.any(block != 0, axis=-1, keepdims=True)
+        block[..., :3] = np.where(present, block[..., :3] * 0.7 + [0.1, 0.2, 0], 0)  # further away, off-centre
+        moved[..., part] = block.reshape(16, 30, -1)
+    moved[..., kp.FACE] = np.random.default_rng(0).random(moved[..., kp.FACE].shape)
+    assert np.allclose(normalize(X), normalize(moved), atol=1e-3)
+
+
+def test_normalize_marks_missing_parts_and_stays_finite(six):
+    X = six.X[:4].copy()
+    X[0, :, kp.LEFT_HAND] = 0
+    X[1] = 0  # nothing detected at all
+    features = normalize(X)
+    assert np.isfinite(features).all()
+    assert not features[1].any() or np.allclose(features[1], features[1, :1])  # no pose, no hands: constant
+    left_flag = M.UPPER_BODY * 2 + 1 + kp.HAND_LANDMARKS * 3 + 2
+    assert (features[0, :, left_flag] == 0).all()
+    assert np.array_equal(features[2, :, left_flag] == 1, np.any(X[2][:, kp.LEFT_HAND] != 0, axis=-1))
+
+
+def test_augment_keeps_layout_and_missing_parts(six):
+    X = six.X[:32]
+    out = M.augment(X.copy(), np.random.default_rng(0))
+    assert out.shape == X.shape and np.isfinite(out).all()
+    never = ~np.any(X[..., kp.LEFT_HAND] != 0, axis=(1, 2)) & ~np.any(X[..., kp.RIGHT_HAND] != 0, axis=(1, 2))
+    assert not out[never][..., kp.LEFT_HAND.start:].any()  # no hand invented
+    assert not np.allclose(out, X)
+    # Mirroring swaps the hands: a left-only window becomes right-only in some of many draws.
+    most_left = np.argmax(np.any(X[..., kp.LEFT_HAND] != 0, axis=-1).sum(axis=1))
+    left_only = X[most_left:most_left + 1].copy()
+    left_only[..., kp.RIGHT_HAND] = 0
+    draws = M.augment(np.repeat(left_only, 64, axis=0), np.random.default_rng(1))
+    right = np.any(draws[..., kp.RIGHT_HAND] != 0, axis=(1, 2))
+    assert 10 < right.sum() < 54 and not np.any(draws[right][..., kp.LEFT_HAND] != 0)
+
+
+def test_save_load_records_actions_and_keeps_predictions(tmp_path, six):
+    model = M.build_recipe(4)
+    path = tmp_path / "four.h5"
+    M.save(model, path, ["hello", "thanks", "iloveyou", "goodbye"])
+    loaded = M.load_model(path)
+    assert M.load_actions(path) == ["hello", "thanks", "iloveyou", "goodbye"]
+    assert np.allclose(model.predict(six.X[:8], verbose=0), loaded.predict(six.X[:8], verbose=0), atol=1e-5)
+    with pytest.raises(SignlangError, match="model has 4 outputs but 3 actions"):
+        M.save(model, tmp_path / "x.h5", config.ACTIONS)
+
+
+def test_a_fresh_process_loads_a_saved_recipe(tmp_path):
+    path = tmp_path / "action.h5"
+    M.save(M.build_recipe(3), path, config.ACTIONS)
+    code = f"from signlang import model; m = model.load_model({str(path)!r}); print(m.get_layer('normalize'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert out.returncode == 0 and "Normalize" in out.stdout, out.stderr[-2000:]
+
+
+def tutorial_model(n):
+    """The notebook's cell, verbatim in Keras terms (input_shape on the first LSTM, 'Adam' by name)."""
+    model = keras.Sequential()
+    model.add(keras.layers.LSTM(64, return_sequences=True, activation="relu", input_shape=(30, 1662)))
+    model.add(keras.layers.LSTM(128, return_sequences=True, activation="relu"))
+    model.add(keras.layers.LSTM(64, return_sequences=False, activation="relu"))
+    model.add(keras.layers.Dense(64, activation="relu"))
+    model.add(keras.layers.Dense(32, activation="relu"))
+    model.add(keras.layers.Dense(n, activation="softmax"))
+    model.compile(optimizer="Adam", loss="categorical_crossentropy", metrics=["categorical_accuracy"])
+    return model
+
+
+def test_tutorial_saved_file_loads_with_the_tutorial_actions(tmp_path, six):
+    path = tmp_path / "action.h5"
+    tutorial_model(3).save(path)
+    model = M.load_model(path)
+    assert M.load_actions(path) == list(config.ACTIONS)
+    assert model.predict(six.X[:2], verbose=0).shape == (2, 3)
+    tutorial_model(4).save(tmp_path / "four.h5")
+    with pytest.raises(SignlangError, match=r"four.h5: has 4 outputs but records no action names .* has 3"):
+        M.load_actions(tmp_path / "four.h5")
+
+
+def test_unloadable_files(tmp_path):
+    with pytest.raises(SignlangError, match=r"missing.h5: no such model file"):
+        M.load_model(tmp_path / "missing.h5")
+    (tmp_path / "junk.h5").write_bytes(b"junk" * 100)
+    with pytest.raises(SignlangError, match=r"junk.h5: not a loadable Keras model"):
+        M.load_model(tmp_path / "junk.h5")
+    with h5py.File(tmp_path / "empty.h5", "w"):
+        pass
+    with pytest.raises(SignlangError, match=r"empty.h5: not a loadable Keras model"):
+        M.load_model(tmp_path / "empty.h5")
+
+
+def test_recipe_converts_to_litert_with_builtin_ops_and_compiles(tmp_path, six):
+    model = M.build_recipe(3)
+    M.save(model, tmp_path / "action.h5", config.ACTIONS)
+    model = M.load_model(tmp_path / "action.h5")
+    window = six.X[:1]
+    expected = model.predict(window, verbose=0)
+    assert np.allclose(tf.function(model, jit_compile=False)(window).numpy(), expected, atol=1e-5)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex/SELECT_TF_OPS
+    interpreter = tf.lite.Interpreter(model_content=converter.convert())
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], window)
+    interpreter.invoke()
+    assert np.allclose(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), expected, atol=1e-4)
+
+
+def test_training_learns_from_real_people(tmp_path, six):
+    """A short run of the shipped recipe on five people beats chance clearly on a sixth."""
+    keep = six.groups != six.groups[-1]
+    train = data.Dataset(six.X[keep], six.y[keep], six.groups[keep], six.actions)
+    model, history = M.train(train, tmp_path / "m.h5", tmp_path / "Logs", epochs=12, verbose=0)
+    held = ~keep
+    predicted = np.array(six.actions)[model.predict(six.X[held], verbose=0).argmax(-1)]
+    assert (predicted == six.y[held]).mean() > 0.6
+    assert (tmp_path / "m.png").stat().st_size > 1000 and any((tmp_path / "Logs").iterdir())
+    assert len(history.history["val_loss"]) <= 12
+
+
+def test_keras2_tutorial_file_loads(tmp_path, six):
+    """The tutorial ran on TensorFlow 2.x: its action.h5 has Keras 2 configs (`time_major` in each LSTM and
+    `batch_input_shape`), which plain Keras 3 rejects. Rewrite a saved config the way Keras 2 wrote it."""
+    path = tmp_path / "action.h5"
+    original = M.build_model(3)
+    original.save(path)
+    with h5py.File(path, "a") as f:
+        config_ = json.loads(f.attrs["model_config"])
+        layers_ = config_["config"]["layers"]
+        layers_[0]["config"]["batch_input_shape"] = layers_[0]["config"].pop("batch_shape")
+        layers_[1]["config"]["batch_input_shape"] = [None, 30, 1662]
+        for layer in layers_[1:4]:
+            layer["config"]["time_major"] = False
+        f.attrs["model_config"] = json.dumps(config_)
+        f.attrs["keras_version"] = "2.12.0"
+    loaded = M.load_model(path)
+    assert M.load_actions(path, loaded) == list(config.ACTIONS)
+    assert np.allclose(loaded.predict(six.X[:4], verbose=0), original.predict(six.X[:4], verbose=0), atol=1e-5)
+
+
+def test_train_rejects_bad_requests_before_training(tmp_path, six):
+    with pytest.raises(SignlangError, match=r"data has actions \['iloveyou'\] that are not among .*\['hello', 'thanks'\]"):
+        M.train(six, tmp_path / "m.h5", actions=["hello", "thanks"])
+    one = data.Dataset(six.X[six.y == "hello"], six.y[six.y == "hello"], six.groups[six.y == "hello"], ["hello"])
+    with pytest.raises(SignlangError, match=r"at least two actions, the data has \['hello'\]"):
+        M.train(one, tmp_path / "m.h5")
+    with pytest.raises(SignlangError, match="unknown recipe 'gru'"):
+        M.train(six, tmp_path / "m.h5", recipe="gru")
+    assert not (tmp_path / "m.h5").exists()

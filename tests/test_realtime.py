@@ -1,0 +1,240 @@
+"""signlang.realtime: the decision logic on keypoint streams (predictor injected, milliseconds), the LiteRT
+predictor and export against Keras, the display helpers. Real recordings from ../shared."""
+
+import io
+import lzma
+import os
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from signlang import config, keypoints as kp, realtime as rt
+from signlang.errors import SignlangError
+
+SIGNERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signers"
+ACTIONS = ["hello", "thanks", "iloveyou"]
+
+
+def frame(marker, content=0.5):
+    """A keypoint frame that tells `scripted` which probabilities to return (1 + marker in its first value)."""
+    f = np.full(kp.FRAME_SIZE, content, dtype=np.float32)
+    f[0] = 1 + marker
+    return f
+
+
+def scripted(rows):
+    """A predictor returning rows[marker of the window's newest frame]; it records the windows it saw."""
+    def predict(window):
+        assert window.shape == (config.SEQUENCE_LENGTH, kp.FRAME_SIZE)
+        predict.windows.append(window.copy())
+        return np.asarray(rows[int(window[-1, 0]) - 1], dtype=np.float32)
+    predict.windows = []
+    return predict
+
+
+def one_hot(n, best, p):
+    row = np.full(n, (1 - p) / (n - 1))
+    row[best] = p
+    return row
+
+
+def feed(detector, markers):
+    return [detector.push(frame(m)) for m in markers]
+
+
+def detector(rows, actions=ACTIONS, **kwargs):
+    kwargs.setdefault("min_frames", 1)
+    return rt.Detector(scripted(rows), actions, **kwargs)
+
+
+def test_a_sign_needs_n_agreeing_predictions():
+    d = detector([one_hot(3, 1, 0.9)], stable=10)
+    assert feed(d, [0] * 10) == [None] * 9 + ["thanks"]
+    assert list(d.sentence) == ["thanks"]
+
+
+def test_stability_looks_at_every_vote_not_only_the_smallest_class():
+    # The tutorial's np.unique(predictions[-10:])[0] == argmax accepts "hello" here: 0 is the smallest id
+    # among nine votes for "iloveyou" (below threshold) and one for "hello".
+    d = detector([one_hot(3, 2, 0.4), one_hot(3, 0, 0.9)], stable=10)
+    assert feed(d, [0] * 9 + [1]) == [None] * 10
+    assert feed(d, [1] * 9) == [None] * 8 + ["hello"]
+
+
+def test_probability_must_exceed_the_threshold():
+    assert feed(detector([one_hot(3, 0, 0.5)], stable=3), [0] * 20) == [None] * 20
+    assert feed(detector([one_hot(3, 0, 0.51)], stable=3), [0] * 3)[-1] == "hello"
+    assert feed(detector([one_hot(3, 0, 0.7)], stable=3, threshold=0.8), [0] * 20) == [None] * 20
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 1.5, float("nan")])
+def test_threshold_outside_0_1_is_refused(threshold):
+    with pytest.raises(SignlangError, match="between 0 and 1"):
+        detector([one_hot(3, 0, 0.9)], threshold=threshold)
+
+
+def test_a_held_sign_is_added_once_and_a_repeat_after_another_sign_again():
+    d = detector([one_hot(3, 0, 0.9), one_hot(3, 1, 0.9)], stable=2)
+    feed(d, [0] * 50 + [1] * 5 + [0] * 5)
+    assert list(d.sentence) == ["hello", "thanks", "hello"]
+
+
+def test_the_sentence_keeps_the_last_five_words():
+    d = detector([one_hot(3, i, 0.9) for i in range(3)], stable=2)
+    feed(d, [m for m in [0, 1, 2, 0, 1, 2, 0] for _ in range(3)])
+    assert list(d.sentence) == ["iloveyou", "hello", "thanks", "iloveyou", "hello"]
+
+
+def test_any_number_of_actions_with_generated_bar_colours():
+    actions = [f"sign{i}" for i in range(12)]
+    d = detector([one_hot(12, i, 0.8) for i in range(12)], actions=actions, stable=2)
+    feed(d, [m for m in (11, 4, 7) for _ in range(2)])
+    assert list(d.sentence) == ["sign11", "sign4", "sign7"]
+    colors = rt.bar_colors(12)
+    assert colors[:3] == rt.TUTORIAL_COLORS and len(set(colors)) == 12
+    image = rt.prob_viz(d.probs, actions, np.zeros((720, 480, 3), np.uint8), colors)
+    assert tuple(image[60 + 7 * 40 + 1, 60]) == colors[7]  # the 8th bar, 80 % long, in its colour
+
+
+def test_the_window_fills_from_half_a_window_padded_with_the_last_frame():
+    d = detector([one_hot(3, 0, 0.2)] * 3, min_frames=rt.MIN_FRAMES)
+    feed(d, [0] * (rt.MIN_FRAMES - 1))
+    assert d.predict.windows == [] and d.probs is None
+    feed(d, [1])
+    window = d.predict.windows[-1]
+    assert np.all(window[:rt.MIN_FRAMES - 1, 0] == 1) and np.all(window[rt.MIN_FRAMES - 1:, 0] == 2)
+    feed(d, [2] * config.SEQUENCE_LENGTH + [0])  # full: a sliding window, the newest frame last
+    assert np.all(d.predict.windows[-1][:-1, 0] == 3) and d.predict.windows[-1][-1, 0] == 1
+
+
+def test_end_of_stream_judges_a_short_clip_on_its_last_window():
+    d = detector([one_hot(3, 2, 0.9)], min_frames=rt.MIN_FRAMES, stable=10)
+    clip = [frame(0, content=i) for i in range(rt.MIN_FRAMES + 3)]
+    assert [d.push(f) for f in clip] == [None] * len(clip)  # 4 votes: not yet stable
+    assert d.flush() == ["iloveyou"]
+    last, held = d.predict.windows[3], d.predict.windows[4:]
+    assert len(held) == 9 and all(np.array_equal(w, last) for w in held)  # holding the pose: the same window
+    assert rt.Detector(scripted([]), ACTIONS).flush() == []
+
+
+def test_nobody_in_the_window_gives_no_votes_and_an_empty_sentence():
+    d = detector([one_hot(3, 0, 0.99)], stable=3)
+    for _ in range(100):
+        assert d.push(np.zeros(kp.FRAME_SIZE)) is None
+    assert d.flush() == [] and d.predict.windows == [] and d.probs is None and not d.sentence
+    feed(d, [0, 0])
+    for _ in range(config.SEQUENCE_LENGTH):  # the person leaves: once out of the window, old votes are dropped
+        d.push(np.zeros(kp.FRAME_SIZE))
+    assert not d.predictions and d.probs is None
+
+
+def test_a_frame_of_the_wrong_size_is_refused():
+    with pytest.raises(SignlangError, match="1662 values"):
+        detector([one_hot(3, 0, 0.9)]).push(np.zeros(1629))
+
+
+def test_stability_scales_with_the_sampling_rate():
+    assert rt.stable_frames(config.FPS) == config.STABLE_FRAMES
+    assert rt.stable_frames(2 * config.FPS) == 2 * config.STABLE_FRAMES
+    assert rt.stable_frames(config.FPS / 100) == 1
+
+
+def test_banner_is_as_wide_as_the_frame():
+    d = detector([one_hot(3, 0, 0.9)], stable=1)
+    feed(d, [0])
+    image = rt.annotate(np.zeros((850, 478, 3), np.uint8), EMPTY_RESULTS, d, rt.bar_colors(3))
+    assert tuple(image[5, 477]) == (245, 117, 16) and tuple(image[45, 477]) == (0, 0, 0)
+
+
+class EMPTY_RESULTS:  # Holistic's result when nobody is seen: every part None
+    face_landmarks = pose_landmarks = left_hand_landmarks = right_hand_landmarks = None
+
+
+# --- real recordings and the real LiteRT predictor ---------------------------------------------------
+
+needs_signers = pytest.mark.skipif(not SIGNERS.is_dir(), reason=f"real recordings not found at {SIGNERS}")
+
+
+@pytest.fixture(scope="module")
+def recordings():
+    archive = sorted(SIGNERS.glob("*.npz.xz"))[0]
+    data = np.load(io.BytesIO(lzma.open(archive).read()))
+    return data["X"].astype(np.float32), data["y"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """The tutorial's LSTM and the shipped recipe (untrained: speed and fidelity do not need training)."""
+    from signlang import model as M
+    folder = tmp_path_factory.mktemp("models")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(folder / "cache"))
+        paths = {}
+        for name, build in (("tutorial", M.build_model), ("recipe", M.build_recipe)):
+            paths[name] = folder / f"{name}.h5"
+            M.save(build(3), paths[name], ACTIONS)
+        yield paths
+
+
+@needs_signers
+@pytest.mark.parametrize("name", ["tutorial", "recipe"])
+def test_predictor_matches_keras_on_real_windows_and_is_cached(models, recordings, name):
+    from signlang.model import load_model
+    windows = recordings[0][::15][:8]
+    predict = rt.load_predictor(models[name])
+    expected = load_model(models[name]).predict(windows, verbose=0)
+    got = np.stack([predict(w) for w in windows])
+    assert predict.actions == ACTIONS
+    np.testing.assert_allclose(got, expected, atol=rt.TOLERANCE, rtol=0)
+    cached = list((rt.cache_dir()).glob("*.tflite"))
+    stamps = {p: p.stat().st_mtime_ns for p in cached}
+    rt.load_predictor(models[name])
+    assert {p: p.stat().st_mtime_ns for p in cached} == stamps  # reused, not converted again
+
+
+@needs_signers
+def test_memory_stays_flat_over_a_10000_frame_stream(models, recordings):
+    stream = recordings[0].reshape(-1, kp.FRAME_SIZE)  # real signing, one recording after the other
+    d = rt.Detector(rt.load_predictor(models["recipe"]), ACTIONS)
+    tracemalloc.start()
+    try:
+        for i in range(10_000):
+            d.push(stream[i % len(stream)])
+            if i == 999:
+                early = tracemalloc.get_traced_memory()[0]
+        late = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert late - early < 256 * 1024, f"memory grew by {late - early} bytes over 9000 frames"
+    assert len(d.frames) == config.SEQUENCE_LENGTH and len(d.predictions) <= config.STABLE_FRAMES
+
+
+def test_a_model_that_does_not_take_30_by_1662_windows_is_refused(tmp_path):
+    import keras
+    from signlang import model as M
+    path = tmp_path / "wide.h5"
+    M.save(keras.Sequential([keras.Input((30, 258)), keras.layers.LSTM(8), keras.layers.Dense(3, "softmax")]),
+           path, ACTIONS)
+    with pytest.raises(SignlangError, match=r"wide.h5: model takes windows of shape \(30, 258\)"):
+        rt.load_predictor(path)
+
+
+def test_a_file_that_is_not_a_model_is_refused(tmp_path):
+    path = tmp_path / "action.h5"
+    path.write_text("not a model")
+    with pytest.raises(SignlangError, match="action.h5"):
+        rt.load_predictor(path)
+
+
+@needs_signers
+def test_export_writes_a_litert_file_with_matching_outputs(models, recordings, tmp_path):
+    from signlang.model import load_model
+    out = tmp_path / "action.tflite"
+    rt.export(models["tutorial"], out)
+    windows = recordings[0][:3]
+    got = np.stack([rt.Predictor(out.read_bytes(), ACTIONS)(w) for w in windows])
+    np.testing.assert_allclose(got, load_model(models["tutorial"]).predict(windows, verbose=0), atol=rt.TOLERANCE,
+                               rtol=0)
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
