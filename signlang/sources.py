@@ -53,8 +53,7 @@ def open_source(source, fps=config.FPS):
 def _camera(index):
     cap = cv2.VideoCapture(index)
     if not cap.isOpened():
-        raise SignlangError(f"camera {index}: could not be opened (none attached?); pass a video file or an image"
-                            " folder instead: --source clip.mp4 (make demo SOURCE=clip.mp4)")
+        raise SignlangError(f"camera {index}: could not be opened (none attached?); pass a video file or an image folder instead")
     return _live(cap)
 
 
