@@ -58,15 +58,17 @@ def format_text(result):
     return "\n".join(lines)
 
 
-def plot_confusion(result, path):
-    """Saves the confusion matrix as a PNG (counts, rows = true action)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_confusion(result, path=None):
+    """The confusion matrix (counts, rows = true action) as a matplotlib Figure, saved as PNG when path is given.
+
+    Built without pyplot, so it never switches a notebook's backend; a notebook shows the returned Figure.
+    """
+    from matplotlib.figure import Figure
 
     matrix, actions = np.array(result["confusion"]), result["actions"]
     size = 1.2 + 0.9 * len(actions)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    fig = Figure(figsize=(size + 1, size))
+    ax = fig.subplots()
     image = ax.imshow(matrix, cmap="Blues")
     for (i, j), count in np.ndenumerate(matrix):
         ax.text(j, i, str(count), ha="center", va="center",
@@ -78,5 +80,6 @@ def plot_confusion(result, path):
     ax.set_title(f"accuracy {result['accuracy']:.3f} (n={result['n']})")
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig

@@ -32,6 +32,10 @@ WRIST, MIDDLE_MCP = 0, 9
 # Left/right pose landmark pairs, swapped when a recording is mirrored (MediaPipe pose topology).
 POSE_MIRROR = [0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24, 23,
                26, 25, 28, 27, 30, 29, 32, 31]
+# Face mesh landmarks: forehead top, chin, the two cheek edges. The model reads only these (for the aspect).
+FACE_TOP, FACE_CHIN, FACE_LEFT, FACE_RIGHT = 10, 152, 234, 454
+FACE_ASPECT = [FACE_TOP, FACE_CHIN, FACE_LEFT, FACE_RIGHT]
+FACE_HEIGHT_PER_WIDTH = 1.18  # forehead-chin height / cheek-cheek width in pixels, about the same for everyone
 
 
 # --- the tutorial's model ---------------------------------------------------------------------------
@@ -55,23 +59,55 @@ def build_model(n_actions=len(config.ACTIONS)):
 
 @keras.saving.register_keras_serializable(package="signlang")
 class Normalize(layers.Layer):
-    """Raw MP_Data frames -> person-independent features, per frame.
+    """Raw MP_Data frames -> person- and camera-independent features, per frame.
 
-    The face mesh (1404 of 1662 values) is dropped: it identifies the person, not the sign. Pose and
-    wrists are expressed relative to the shoulder midpoint in shoulder widths (averaged over the
-    window's frames that have a pose, so a camera's distance and framing cancel out); each hand's
-    shape is relative to its wrist in units of its own palm length. A missing part (all zeros in
-    MP_Data) gives zero features plus a presence flag. Standard ops only, so the model converts to LiteRT.
+    MediaPipe divides x by the image width and y by its height, so shapes depend on the camera's aspect
+    ratio (a portrait phone squeezes y by 3 against a 16:9 webcam). The aspect is read off the face,
+    whose forehead-to-chin / cheek-to-cheek ratio is about the same for everyone, and y is divided by it
+    first so all lengths below are in one unit. Then pose and wrists are expressed relative to the
+    shoulder midpoint in shoulder widths (averaged over the window's frames that have a pose, so a
+    camera's distance and framing cancel out); each hand's shape is relative to its wrist in units of its
+    own palm length. Beyond that the face mesh identifies the person, not the sign, and is dropped (face
+    points as features lowered leave-people-out accuracy; the pose has nose, eyes and mouth). A missing
+    part (all zeros in MP_Data) gives zero features plus a presence flag. Standard ops only, so the model
+    converts to LiteRT.
     """
 
     def call(self, frames):
-        pose = ops.reshape(frames[..., kp.POSE], (-1, config.SEQUENCE_LENGTH, kp.POSE_LANDMARKS, 4))[..., :2]
-        pose_present = ops.cast(ops.any(ops.not_equal(frames[..., kp.POSE], 0), axis=-1), "float32")
+        aspect = _aspect(frames)
+        pose = _isotropic(ops.reshape(frames[..., kp.POSE], (-1, config.SEQUENCE_LENGTH, kp.POSE_LANDMARKS, 4)),
+                          aspect)[..., :2]
+        pose_present = _present(frames[..., kp.POSE])
         centre, scale = _body_frame(pose, pose_present)
         body = (pose[:, :, :UPPER_BODY] - centre[:, None, None]) / scale[:, None, None, None]
         body = ops.reshape(body * pose_present[..., None, None], (-1, config.SEQUENCE_LENGTH, UPPER_BODY * 2))
-        hands = [_hand_features(frames[..., part], centre, scale) for part in (kp.LEFT_HAND, kp.RIGHT_HAND)]
+        hands = [_hand_features(frames[..., part], aspect, centre, scale) for part in (kp.LEFT_HAND, kp.RIGHT_HAND)]
         return ops.concatenate([body, pose_present[..., None]] + hands, axis=-1)
+
+
+def _present(block):
+    """1.0 for frames where MediaPipe found the part (MP_Data stores a missing part as zeros), else 0.0."""
+    return ops.cast(ops.any(ops.not_equal(block, 0), axis=-1), "float32")
+
+
+def _face_point(frames, i):
+    return frames[..., kp.FACE.start + 3 * i:kp.FACE.start + 3 * i + 2]
+
+
+def _aspect(frames):
+    """The camera's width/height ratio per window (batch,), from the face; 4:3 when no frame has a face."""
+    present = _present(frames[..., kp.FACE])
+    height = ops.abs(_face_point(frames, FACE_TOP)[..., 1] - _face_point(frames, FACE_CHIN)[..., 1])
+    width = ops.abs(_face_point(frames, FACE_LEFT)[..., 0] - _face_point(frames, FACE_RIGHT)[..., 0])
+    ratio = ops.sum(height * present, axis=1) / ops.maximum(ops.sum(width * present, axis=1), 1e-3)
+    none = ops.cast(ops.equal(ops.sum(present, axis=1), 0), "float32")
+    return ops.clip((1 - none) * ratio / FACE_HEIGHT_PER_WIDTH + none * 4 / 3, 0.4, 2.5)
+
+
+def _isotropic(points, aspect):
+    """y / aspect: x and y both in image widths. points (batch, time, n, 3 or 4), the rest kept as is."""
+    return ops.concatenate([points[..., :1], points[..., 1:2] / aspect[:, None, None, None], points[..., 2:]],
+                           axis=-1)
 
 
 def _body_frame(pose, present):
@@ -86,8 +122,8 @@ def _body_frame(pose, present):
     return centre + none[:, None] * 0.5, ops.maximum(scale + none * 0.25, 1e-3)
 
 
-def _hand_features(hand, centre, scale):
-    hand = ops.reshape(hand, (-1, config.SEQUENCE_LENGTH, kp.HAND_LANDMARKS, 3))
+def _hand_features(hand, aspect, centre, scale):
+    hand = _isotropic(ops.reshape(hand, (-1, config.SEQUENCE_LENGTH, kp.HAND_LANDMARKS, 3)), aspect)
     present = ops.cast(ops.any(ops.not_equal(hand, 0), axis=(-2, -1)), "float32")[..., None]
     wrist = hand[:, :, WRIST]
     palm = ops.sqrt(ops.sum(ops.square(hand[:, :, MIDDLE_MCP] - wrist), axis=-1, keepdims=True))
@@ -126,7 +162,8 @@ def augment(X, rng):
     Re-timing covers signers of different speeds and camera rates, and windows where the sign fills only
     part of the 30 frames with the edge frame repeated (as the live detector sees them). Mirroring
     (x -> 1 - x, left/right hands and pose sides swapped) makes left-handed signers look like right-handed
-    ones. The face block is left as it is: the shipped model does not read it.
+    ones. The y stretch stands for cameras of other aspect ratios (portrait phones to wide webcams). Of the
+    face only the landmarks the model reads move with the rest (moving all 468 would slow training).
     """
     b, t = X.shape[:2]
     speed = rng.uniform(0.7, 1.4, (b, 1))
@@ -135,17 +172,23 @@ def augment(X, rng):
     X = X[np.arange(b)[:, None], src]
 
     pose = X[..., kp.POSE].reshape(b, t, kp.POSE_LANDMARKS, 4)
+    face = X[..., kp.FACE].reshape(b, t, kp.FACE_LANDMARKS, 3)
     hands = np.stack([X[..., kp.LEFT_HAND], X[..., kp.RIGHT_HAND]], axis=2).reshape(b, t, 2, kp.HAND_LANDMARKS, 3)
     hands[rng.random((b, t, 2)) < 0.05] = 0  # a hand the detector missed
     mirror = rng.random(b) < 0.5
     pose[mirror] = pose[mirror][:, :, POSE_MIRROR]
     hands[mirror] = hands[mirror][:, :, ::-1]
+    face_read = face[:, :, FACE_ASPECT]
 
     angle = np.radians(rng.uniform(-12, 12, b))
-    sx = rng.uniform(0.85, 1.15, b) * rng.uniform(0.9, 1.1, b)  # zoom and camera aspect ratio
-    sy = rng.uniform(0.85, 1.15, b)
+    zoom = rng.uniform(0.85, 1.15, b)
+    camera = np.exp(rng.uniform(np.log(0.5), np.log(1.6), b))  # aspect ratio, undone by Normalize via the face
+    face_scale = np.stack([zoom, zoom * camera])
+    # Body proportions: stretched apart from the face, which Normalize reads the aspect from, so kept.
+    body_scale = face_scale * rng.uniform(0.85, 1.15, (2, b))
     shift = rng.uniform(-0.05, 0.05, (b, 2))
-    for points in (pose[..., :2], hands[..., :2]):
+    for points, (sx, sy) in ((pose[..., :2], body_scale), (face_read[..., :2], face_scale),
+                             (hands[..., :2], body_scale)):
         present = np.any(points != 0, axis=-1, keepdims=True)
         x, y = points[..., 0] - 0.5, points[..., 1] - 0.5
         x = np.where(mirror.reshape((b,) + (1,) * (x.ndim - 1)), -x, x)
@@ -155,8 +198,10 @@ def augment(X, rng):
                           (sin * x + cos * y) * sy.reshape(shape) + 0.5 + shift[:, 1].reshape(shape)], axis=-1)
         moved += rng.normal(0, 0.003, moved.shape)
         points[...] = np.where(present, moved, 0)
+    face[:, :, FACE_ASPECT] = face_read
 
     X[..., kp.POSE] = pose.reshape(b, t, -1)
+    X[..., kp.FACE] = face.reshape(b, t, -1)
     X[..., kp.LEFT_HAND] = hands[:, :, 0].reshape(b, t, -1)
     X[..., kp.RIGHT_HAND] = hands[:, :, 1].reshape(b, t, -1)
     return X
@@ -235,21 +280,24 @@ def train(data, model_path=config.MODEL_PATH, logdir=config.LOG_DIR, actions=Non
     return model, history
 
 
-def plot_history(history, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_history(history, path=None):
+    """Loss and accuracy curves as a matplotlib Figure (saved as PNG when path is given).
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for ax, metric in zip(axes, ("loss", "categorical_accuracy")):
+    Built without pyplot, so it never switches a notebook's backend; a notebook shows the returned Figure.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.5))
+    for ax, metric in zip(fig.subplots(1, 2), ("loss", "categorical_accuracy")):
         ax.plot(history.history[metric], label="train")
         ax.plot(history.history["val_" + metric], label="validation (unseen groups)")
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=80)
+    return fig
 
 
 # --- saving and loading ------------------------------------------------------------------------------

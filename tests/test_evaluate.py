@@ -113,3 +113,22 @@ def test_shipped_model_recognises_real_signers():
     assert M.load_actions(shipped) == ["hello", "thanks", "iloveyou"]
     result = evaluate.evaluate(shipped, data.load([ARCHIVES[16], ARCHIVES[30]], progress=False))
     assert result["accuracy"] >= 0.95, result["groups"]
+
+
+def test_plots_return_figures_and_leave_the_backend_alone(tmp_path):
+    """A notebook's inline backend must survive the plots: they are built without pyplot."""
+    code = f"""
+import matplotlib, types
+matplotlib.use("svg")
+from signlang import evaluate, model
+result = {{"confusion": [[3, 1], [0, 4]], "actions": ["hello", "thanks"], "accuracy": 0.875, "n": 8}}
+history = types.SimpleNamespace(history={{k: [1.0, 0.5] for k in
+    ("loss", "val_loss", "categorical_accuracy", "val_categorical_accuracy")}})
+figures = [evaluate.plot_confusion(result, {str(tmp_path / "cm.png")!r}), model.plot_history(history)]
+print(matplotlib.get_backend(), [type(f).__name__ for f in figures])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={k: v for k, v in os.environ.items() if k != "MPLBACKEND"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["svg", "['Figure',", "'Figure']"]
+    assert (tmp_path / "cm.png").read_bytes()[:4] == b"\x89PNG"

@@ -55,16 +55,35 @@ def normalize(X):
     return keras.ops.convert_to_numpy(M.Normalize()(X.astype(np.float32)))
 
 
-def test_normalize_ignores_camera_framing_and_face(six):
-    X = six.X[:16].copy()
-    moved = X.copy()
-    for part, width in ((kp.POSE, 4), (kp.LEFT_HAND, 3), (kp.RIGHT_HAND, 3)):
-        block = moved[..., part].reshape(16, 30, -1, width)
+def moved(X, fn, dims=2):
+    """X with fn applied to the first dims coordinates (x, y[, z]) of every detected pose, face and hand landmark."""
+    X = X.copy()
+    for part, width in ((kp.POSE, 4), (kp.FACE, 3), (kp.LEFT_HAND, 3), (kp.RIGHT_HAND, 3)):
+        block = X[..., part].reshape(*X.shape[:2], -1, width)
         present = np.any(block != 0, axis=-1, keepdims=True)
-        block[..., :3] = np.where(present, block[..., :3] * 0.7 + [0.1, 0.2, 0], 0)  # further away, off-centre
-        moved[..., part] = block.reshape(16, 30, -1)
-    moved[..., kp.FACE] = np.random.default_rng(0).random(moved[..., kp.FACE].shape)
-    assert np.allclose(normalize(X), normalize(moved), atol=1e-3)
+        block[..., :dims] = np.where(present, fn(block[..., :dims]), 0)
+        X[..., part] = block.reshape(*X.shape[:2], -1)
+    return X
+
+
+def test_normalize_ignores_camera_framing_and_most_of_the_face(six):
+    X = six.X[:16]
+    further = moved(X, lambda xyz: xyz * 0.7 + [0.1, 0.2, 0], dims=3)  # further away, off-centre
+    face = further[..., kp.FACE].reshape(16, 30, -1, 3)
+    unread = np.setdiff1d(np.arange(kp.FACE_LANDMARKS), M.FACE_ASPECT)
+    face[:, :, unread] = np.random.default_rng(0).random(face[:, :, unread].shape)
+    further[..., kp.FACE] = face.reshape(16, 30, -1)
+    assert np.allclose(normalize(X), normalize(further), atol=1e-3)
+
+
+@pytest.mark.parametrize("k", [0.5, 1.3])
+def test_normalize_corrects_the_camera_aspect_ratio(six, k):
+    """The same recording seen by a camera of another aspect ratio (MediaPipe's y is in image heights): a
+    portrait phone (k = 0.5) or a wider webcam gives the same features, read off the face's proportions."""
+    X = six.X[::40][:16]
+    stretched = moved(X, lambda xy: np.stack([xy[..., 0], 0.5 + (xy[..., 1] - 0.5) * k], axis=-1))
+    assert np.allclose(normalize(X), normalize(stretched), atol=1e-3)
+    assert not np.allclose(X, stretched, atol=1e-2)
 
 
 def test_normalize_marks_missing_parts_and_stays_finite(six):
