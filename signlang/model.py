@@ -345,6 +345,6 @@ def load_actions(path, model=None):
     outputs = (model or load_model(path)).output_shape[-1]
     actions = json.loads(recorded) if recorded is not None else list(config.ACTIONS)
     if len(actions) != outputs:
-        source = "records" if recorded is not None else f"records no action names and config.ACTIONS has"
+        source = "records" if recorded is not None else "records no action names and config.ACTIONS has"
         raise SignlangError(f"{path}: has {outputs} outputs but {source} {len(actions)} actions {actions}")
     return actions

@@ -6,7 +6,6 @@ The project's own MP_Data, Logs and the shipped action.h5 are checked to be left
 
 import base64
 import hashlib
-import os
 import re
 
 import nbformat

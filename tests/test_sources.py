@@ -1,6 +1,5 @@
 """Frame sources: video files of every supported container, image folders, and clear errors."""
 
-import math
 
 import cv2
 import numpy as np
