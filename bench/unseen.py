@@ -2,9 +2,9 @@
 
   (a) the tutorial recipe (its LSTM on raw keypoints, no validation) trained on ONE person of the training folds
   (b) the tutorial architecture trained on all the training folds' people (grouped validation, early stopping)
-  (c) the shipped recipe (signlang.model.train's: Normalize layer, augmentation, conv net)
+  (c) the shipped recipe (signlang.model.train's: Normalize layer, augmentation, conv net, 3 networks averaged)
 
-    .venv/bin/python bench/unseen.py                      # all three, 6 folds
+    .venv/bin/python bench/unseen.py                      # all three, 6 folds (about 1.5 hours on 2 cores)
     .venv/bin/python bench/unseen.py --only c --folds 3   # quicker
 """
 
@@ -21,7 +21,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.model_selection import GroupKFold  # noqa: E402
 
-from signlang import data, model as M  # noqa: E402
+from signlang import config, data, model as M  # noqa: E402
 
 SIGNERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signers"
 
@@ -36,18 +36,13 @@ def recipe_a(X, Y, groups, args, fold):
 
 
 def recipe_b(X, Y, groups, args, fold):
-    model = M.build_model(Y.shape[1])
-    tr, va = M.split(Y.argmax(1), groups, seed=fold)
-    M.fit(model, X[tr], Y[tr], (X[va], Y[va]), args.tutorial_epochs, augmented=False, patience=args.patience,
-          verbose=0)
-    return model
+    return M.fit_members(X, Y, groups, "tutorial", 1, args.tutorial_epochs, patience=args.patience, seed=fold,
+                         verbose=0)[0]
 
 
 def recipe_c(X, Y, groups, args, fold):
-    model = M.build_recipe(Y.shape[1])
-    tr, va = M.split(Y.argmax(1), groups, seed=fold)
-    M.fit(model, X[tr], Y[tr], (X[va], Y[va]), args.epochs, patience=args.patience, verbose=0, seed=fold)
-    return model
+    return M.fit_members(X, Y, groups, "shipped", args.members, args.epochs, patience=args.patience,
+                         seed=10 * fold, verbose=0)[0]
 
 
 RECIPES = {"a": ("tutorial recipe, one person", recipe_a),
@@ -61,6 +56,7 @@ def main():
     parser.add_argument("--folds", type=int, default=6)
     parser.add_argument("--only", default="abc", help="which recipes to run, e.g. 'c' or 'ac'")
     parser.add_argument("--epochs", type=int, default=150, help="(c): at most this many epochs")
+    parser.add_argument("--members", type=int, default=config.MEMBERS, help="(c): networks averaged")
     parser.add_argument("--one-person-epochs", type=int, default=200, help="(a): epochs (the notebook ran 2000)")
     parser.add_argument("--tutorial-epochs", type=int, default=30, help="(b): at most this many epochs")
     parser.add_argument("--patience", type=int, default=25, help="(b), (c): early-stopping patience")

@@ -46,8 +46,8 @@ def cmd_train(args):
     dataset = data.load(args.data, skip_bad=args.skip_bad)
     print(f"training on {len(dataset.y)} sequences of {dataset.actions} from {len(set(dataset.groups))} groups",
           file=sys.stderr)
-    model.train(dataset, args.model, args.logdir, actions=args.actions, recipe=args.recipe, epochs=args.epochs,
-                batch_size=args.batch_size, patience=args.patience, seed=args.seed)
+    model.train(dataset, args.model, args.logdir, actions=args.actions, recipe=args.recipe, members=args.members,
+                epochs=args.epochs, batch_size=args.batch_size, patience=args.patience, seed=args.seed)
     print(f"saved {args.model} and its training curve {os.path.splitext(args.model)[0]}.png")
 
 
@@ -96,7 +96,7 @@ def build_parser():
     p.add_argument("--no-window", action="store_true", help="do not open a window")
     p.set_defaults(func=cmd_collect)
 
-    p = sub.add_parser("train", help="train an LSTM on MP_Data folders or archives")
+    p = sub.add_parser("train", help="train a model on MP_Data folders or archives")
     p.add_argument("--data", nargs="+", default=[config.DATA_PATH],
                    help="MP_Data folders, .npz/.npz.xz archives or folders of archives (one group each)")
     p.add_argument("--model", default=config.MODEL_PATH, help="model file to write (.h5); curve PNG beside it")
@@ -104,7 +104,9 @@ def build_parser():
     p.add_argument("--actions", nargs="+", help="output order of the actions (default: the tutorial's, then sorted)")
     p.add_argument("--recipe", choices=("shipped", "tutorial"), default="shipped",
                    help="shipped: normalised features, augmentation, conv net; tutorial: the notebook's LSTM")
-    p.add_argument("--epochs", type=positive_int, default=150, help="at most this many epochs")
+    p.add_argument("--members", type=positive_int,
+                   help=f"networks averaged into the model (default: {config.MEMBERS} shipped, 1 tutorial)")
+    p.add_argument("--epochs", type=positive_int, default=150, help="at most this many epochs (each member)")
     p.add_argument("--patience", type=positive_int, default=25, help="early stopping: epochs without progress")
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--seed", type=int, default=0)

@@ -13,3 +13,4 @@ MODEL_COMPLEXITY = 1                       # the only pose model shipped inside 
 THRESHOLD = 0.5                            # probability a sign needs to enter the sentence
 STABLE_FRAMES = 10                         # predictions that must agree before a sign is accepted
 SENTENCE_LENGTH = 5                        # words kept in the running sentence
+MEMBERS = 3                                # networks averaged in a model of the shipped recipe (bench/unseen.py)
