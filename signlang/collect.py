@@ -36,6 +36,12 @@ def _keypoints(frames, model, source):
     return np.stack(rows)
 
 
+def pad(frames, length=config.SEQUENCE_LENGTH):
+    """Frames made up to `length` by repeating the last one (the signer holds the final pose)."""
+    missing = length - len(frames)
+    return np.concatenate([frames, np.repeat(frames[-1:], missing, axis=0)]) if missing > 0 else frames
+
+
 def split_sequences(frames, length=config.SEQUENCE_LENGTH):
     """Cuts a clip's keypoints into training sequences.
 
@@ -45,7 +51,7 @@ def split_sequences(frames, length=config.SEQUENCE_LENGTH):
     """
     n = len(frames)
     if n < length:
-        return [np.concatenate([frames, np.repeat(frames[-1:], length - n, axis=0)])]
+        return [pad(frames, length)]
     starts = list(range(0, n - length + 1, length))
     if n - (starts[-1] + length) >= length / 2:
         starts.append(n - length)

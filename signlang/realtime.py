@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from signlang import config, keypoints as kp
+from signlang.collect import pad
 from signlang.errors import SignlangError
 from signlang.sources import is_camera, open_source
 
@@ -70,9 +71,7 @@ class Detector:
         self.probs = None  # last prediction, for the bars
 
     def window(self):
-        frames = np.stack(self.frames)
-        pad = config.SEQUENCE_LENGTH - len(frames)
-        return np.concatenate([frames, np.repeat(frames[-1:], pad, axis=0)]) if pad else frames
+        return pad(np.stack(self.frames))
 
     def push(self, keypoints):
         """Adds one frame (1662 values); returns the sign that entered the sentence, or None."""
