@@ -2,9 +2,12 @@
 
 Each setting runs `extract` twice, over the clips once and over `--repeat` copies of them; the extra
 frames divided by the extra time is the steady-state rate, free of process and Holistic start-up.
+The cores kept busy (CPU time of this process and its workers / wall time) of the long run show how
+close a setting is to the machine's limit.
 """
 
 import argparse
+import resource
 import sys
 import tempfile
 import time
@@ -16,11 +19,17 @@ from signlang.collect import extract, video_keypoints
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+def cpu_seconds():
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
 def seconds(videos, workers):
+    """(wall, CPU) seconds of one extract run."""
     with tempfile.TemporaryDirectory() as data:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         extract(videos, "bench", data, workers=workers, progress=False)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, cpu_seconds() - cpu
 
 
 def main():
@@ -34,9 +43,11 @@ def main():
     print(f"{len(clips)} clips, {frames} frames sampled at {config.FPS:g} frames/s; long run x{args.repeat}")
     rates = {}
     for workers in (1, 2):
-        short, long = seconds(clips, workers), seconds(clips * args.repeat, workers)
+        (short, _), (long, cpu) = seconds(clips, workers), seconds(clips * args.repeat, workers)
         rates[workers] = frames * (args.repeat - 1) / (long - short)
-        print(f"workers={workers}: {rates[workers]:.1f} frames/s steady (whole short run {frames / short:.1f} frames/s)")
+        print(f"workers={workers}: {rates[workers]:.1f} frames/s steady "
+              f"(whole short run {frames / short:.1f} frames/s); "
+              f"long run: {cpu:.1f} s CPU in {long:.1f} s, {cpu / long:.2f} cores busy")
     print(f"speed-up 2 workers / 1 worker: {rates[2] / rates[1]:.2f}x")
 
 
