@@ -287,8 +287,8 @@ def fit_members(X, Y, groups, recipe="shipped", members=None, epochs=150, batch_
     """Trains `members` networks, each on its own by-group split, and averages them into one model.
 
     Each member holds out different people for early stopping, so together they have seen everyone. One
-    network's accuracy on new people depends much on its split and seed (93.6 to 98.9 % on the same
-    held-out people in bench/unseen.py); their average is steadier.
+    network's accuracy on new people swings with its split and seed; their average is steadier
+    (bench/unseen.py --members 1 against the default).
     """
     members = members or (config.MEMBERS if recipe == "shipped" else 1)
     shipped = recipe == "shipped"
