@@ -20,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from signlang import config, keypoints as kp, realtime as rt  # noqa: E402
+from signlang.predictor import load_predictor  # noqa: E402
 from signlang.sources import open_source  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -36,7 +37,7 @@ def median_ms(fn, args, repeat):
 
 def prediction(model_path, windows, label):
     from signlang.model import load_model
-    keras_model, predict = load_model(model_path), rt.load_predictor(model_path)
+    keras_model, predict = load_model(model_path), load_predictor(model_path)
     predict(windows[0])  # first call allocates
     litert = median_ms(predict, windows, len(windows))
     tutorial = median_ms(lambda w: keras_model.predict(np.expand_dims(w, axis=0), verbose=0), windows, 30)
@@ -76,7 +77,7 @@ def main():
         save(build_model(len(load_actions(args.model))), tutorial, load_actions(args.model))
         prediction(tutorial, windows, "tutorial LSTM architecture")
 
-        predictor, out = rt.load_predictor(args.model), os.path.join(tmp, "annotated.mp4")
+        predictor, out = load_predictor(args.model), os.path.join(tmp, "annotated.mp4")
         runs = {"holistic": holistic_alone, "json": lambda frames: rt.run(frames, predictor),
                 "out": lambda frames: rt.run(frames, predictor, out=out)}
         seconds = {k: 0.0 for k in runs}

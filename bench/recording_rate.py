@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from signlang import keypoints
+from signlang import keypoints, layout
 from signlang.collect import video_keypoints
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -23,7 +23,7 @@ SHOULDERS = [keypoints.mp_holistic.PoseLandmark.LEFT_SHOULDER, keypoints.mp_holi
 
 def active_span(frames, width, height):
     """Frames between the first and last time a wrist is over 30 % of its widest reach from the start pose."""
-    pose = frames[:, keypoints.POSE].reshape(len(frames), keypoints.POSE_LANDMARKS, 4)[..., :2] * (width, height)
+    pose = frames[:, layout.POSE].reshape(len(frames), layout.POSE_LANDMARKS, 4)[..., :2] * (width, height)
     shoulder_width = np.linalg.norm(pose[:, SHOULDERS[0]] - pose[:, SHOULDERS[1]], axis=1).mean()
     reach = np.linalg.norm(pose[:, WRISTS] - pose[:1, WRISTS], axis=2).max(axis=1) / shoulder_width
     moving = np.nonzero(reach > 0.3 * reach.max())[0]

@@ -2,7 +2,7 @@
 
   (a) the tutorial recipe (its LSTM on raw keypoints, no validation) trained on ONE person of the training folds
   (b) the tutorial architecture trained on all the training folds' people (grouped validation, early stopping)
-  (c) the shipped recipe (signlang.model.train's: Normalize layer, augmentation, conv net, 3 networks averaged)
+  (c) the shipped recipe (signlang.train.train's: Normalize layer, augmentation, conv net, 3 networks averaged)
 
     .venv/bin/python bench/unseen.py                      # all three, 6 folds (about 1.5 hours on 2 cores)
     .venv/bin/python bench/unseen.py --only c --folds 3   # quicker
@@ -21,7 +21,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.model_selection import GroupKFold  # noqa: E402
 
-from signlang import config, data, model as M  # noqa: E402
+from signlang import config, data, model as M, train  # noqa: E402
 
 SIGNERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signers"
 
@@ -36,13 +36,13 @@ def recipe_a(X, Y, groups, args, fold):
 
 
 def recipe_b(X, Y, groups, args, fold):
-    return M.fit_members(X, Y, groups, "tutorial", 1, args.tutorial_epochs, patience=args.patience, seed=fold,
-                         verbose=0)[0]
+    return train.fit_members(X, Y, groups, "tutorial", 1, args.tutorial_epochs, patience=args.patience, seed=fold,
+                             verbose=0)[0]
 
 
 def recipe_c(X, Y, groups, args, fold):
-    return M.fit_members(X, Y, groups, "shipped", args.members, args.epochs, patience=args.patience,
-                         seed=10 * fold, verbose=0)[0]
+    return train.fit_members(X, Y, groups, "shipped", args.members, args.epochs, patience=args.patience,
+                             seed=10 * fold, verbose=0)[0]
 
 
 RECIPES = {"a": ("tutorial recipe, one person", recipe_a),

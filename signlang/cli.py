@@ -42,11 +42,11 @@ def cmd_collect(args):
 
 
 def cmd_train(args):
-    from signlang import data, model
+    from signlang import data, train
     dataset = data.load(args.data, skip_bad=args.skip_bad)
     print(f"training on {len(dataset.y)} sequences of {dataset.actions} from {len(set(dataset.groups))} groups",
           file=sys.stderr)
-    model.train(dataset, args.model, args.logdir, actions=args.actions, recipe=args.recipe, members=args.members,
+    train.train(dataset, args.model, args.logdir, actions=args.actions, recipe=args.recipe, members=args.members,
                 epochs=args.epochs, batch_size=args.batch_size, patience=args.patience, seed=args.seed)
     print(f"saved {args.model} and its training curve {os.path.splitext(args.model)[0]}.png")
 
@@ -69,7 +69,7 @@ def cmd_detect(args):
 
 
 def cmd_export(args):
-    from signlang.realtime import export
+    from signlang.predictor import export
     export(args.model, args.out)
     print(f"wrote {args.out}")
 

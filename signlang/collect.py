@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from signlang import config, keypoints
 from signlang.errors import SignlangError
+from signlang.layout import pad
 from signlang.sources import is_camera, open_source
 
 
@@ -34,12 +35,6 @@ def _keypoints(frames, model, source):
     if not rows:
         raise SignlangError(f"{source}: has no frames")
     return np.stack(rows)
-
-
-def pad(frames, length=config.SEQUENCE_LENGTH):
-    """Frames made up to `length` by repeating the last one (the signer holds the final pose)."""
-    missing = length - len(frames)
-    return np.concatenate([frames, np.repeat(frames[-1:], missing, axis=0)]) if missing > 0 else frames
 
 
 def split_sequences(frames, length=config.SEQUENCE_LENGTH):

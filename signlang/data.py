@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from signlang import config
 from signlang.errors import SignlangError
-from signlang.keypoints import FRAME_SIZE
+from signlang.layout import FRAME_SIZE
 
 ARCHIVE_SUFFIXES = (".npz", ".npz.xz")
 FRAME_NAME = re.compile(r"^(\d+)\.npy$")

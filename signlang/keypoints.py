@@ -3,22 +3,10 @@
 import cv2
 import numpy as np
 from mediapipe.python.solutions import drawing_utils as mp_drawing
-from mediapipe.python.solutions import face_mesh, hands, holistic as mp_holistic, pose
+from mediapipe.python.solutions import holistic as mp_holistic
 
 from signlang import config
-
-# Layout, derived from MediaPipe's own enums: pose (x, y, z, visibility), then face, left and right hand (x, y, z).
-POSE_LANDMARKS = len(pose.PoseLandmark)                 # 33
-FACE_LANDMARKS = face_mesh.FACEMESH_NUM_LANDMARKS       # 468 (Holistic's face mesh has no irises)
-HAND_LANDMARKS = len(hands.HandLandmark)                # 21
-POSE_SIZE = POSE_LANDMARKS * 4                          # 132
-FACE_SIZE = FACE_LANDMARKS * 3                          # 1404
-HAND_SIZE = HAND_LANDMARKS * 3                          # 63
-POSE = slice(0, POSE_SIZE)
-FACE = slice(POSE.stop, POSE.stop + FACE_SIZE)
-LEFT_HAND = slice(FACE.stop, FACE.stop + HAND_SIZE)
-RIGHT_HAND = slice(LEFT_HAND.stop, LEFT_HAND.stop + HAND_SIZE)
-FRAME_SIZE = RIGHT_HAND.stop                            # 1662
+from signlang.layout import FACE_SIZE, HAND_SIZE, POSE_SIZE
 
 
 def open_holistic(static_image_mode=False):

@@ -150,7 +150,7 @@ def test_no_camera_says_how_to_pass_a_video(env, untrained):
 
 def test_export_writes_a_litert_model_with_the_same_outputs(env, tmp_path, untrained):
     from signlang.model import load_model
-    from signlang.realtime import TOLERANCE, Predictor
+    from signlang.predictor import TOLERANCE, Predictor
     out = tmp_path / "action.tflite"
     result = signlang(env, "export", "--model", untrained, "--out", out)
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signlang import cli, config, data, evaluate, model as M
+from signlang import cli, config, data, evaluate, model as M, train as training
 from signlang.errors import SignlangError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def four_signs(paths):
 
 def test_four_sign_model_trains_saves_and_evaluates_on_subsets(tmp_path):
     train = four_signs(ARCHIVES[9:13])
-    M.train(train, tmp_path / "four.h5", tmp_path / "Logs", epochs=3, verbose=0)
+    training.train(train, tmp_path / "four.h5", tmp_path / "Logs", epochs=3, verbose=0)
     assert M.load_actions(tmp_path / "four.h5") == ["hello", "thanks", "iloveyou", "olleh"]
     test = four_signs(ARCHIVES[13])
     result = evaluate.evaluate(tmp_path / "four.h5", test)
@@ -120,11 +120,11 @@ def test_plots_return_figures_and_leave_the_backend_alone(tmp_path):
     code = f"""
 import matplotlib, types
 matplotlib.use("svg")
-from signlang import evaluate, model
+from signlang import evaluate, train
 result = {{"confusion": [[3, 1], [0, 4]], "actions": ["hello", "thanks"], "accuracy": 0.875, "n": 8}}
 history = types.SimpleNamespace(history={{k: [1.0, 0.5] for k in
     ("loss", "val_loss", "categorical_accuracy", "val_categorical_accuracy")}})
-figures = [evaluate.plot_confusion(result, {str(tmp_path / "cm.png")!r}), model.plot_history(history)]
+figures = [evaluate.plot_confusion(result, {str(tmp_path / "cm.png")!r}), train.plot_history(history)]
 print(matplotlib.get_backend(), [type(f).__name__ for f in figures])
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,

@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
-from signlang import keypoints
+from mediapipe.python.solutions import face_mesh, hands, pose
+
+from signlang import keypoints, layout
 from signlang.sources import open_source
 
-# The tutorial's layout, written out by hand so the package's derived constants are checked against it.
+# The tutorial's layout, written out by hand so the package's constants are checked against it.
 POSE, FACE, LH, RH = slice(0, 132), slice(132, 1536), slice(1536, 1599), slice(1599, 1662)
 
 
@@ -21,9 +23,11 @@ def detections(clips):
     return out
 
 
-def test_layout_constants_match_the_tutorial():
-    assert keypoints.FRAME_SIZE == 1662
-    assert (keypoints.POSE, keypoints.FACE, keypoints.LEFT_HAND, keypoints.RIGHT_HAND) == (POSE, FACE, LH, RH)
+def test_layout_constants_match_the_tutorial_and_mediapipe():
+    assert layout.FRAME_SIZE == 1662
+    assert (layout.POSE, layout.FACE, layout.LEFT_HAND, layout.RIGHT_HAND) == (POSE, FACE, LH, RH)
+    assert (layout.POSE_LANDMARKS, layout.FACE_LANDMARKS, layout.HAND_LANDMARKS) == (
+        len(pose.PoseLandmark), face_mesh.FACEMESH_NUM_LANDMARKS, len(hands.HandLandmark))
 
 
 def test_keypoints_follow_the_tutorial_layout(detections):

@@ -1,5 +1,6 @@
-"""signlang.model: the tutorial architecture, the normalising layer, augmentation, grouped splits, saving and
-loading (the project's files and the tutorial's own), LiteRT conversion. Real recordings from ../shared."""
+"""signlang.model, features, augment, train: the tutorial architecture, the normalising layer, augmentation,
+grouped splits, saving and loading (the project's files and the tutorial's own), LiteRT conversion. Real
+recordings from ../shared."""
 
 import json
 import subprocess
@@ -12,7 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from signlang import config, data, keypoints as kp, model as M
+from signlang import config, data, layout, model as M, train as training
+from signlang.augment import augment
+from signlang.features import FACE_ASPECT, UPPER_BODY, Normalize
 from signlang.errors import SignlangError
 
 SIGNERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signers"
@@ -38,7 +41,7 @@ def test_build_model_is_the_tutorial_architecture():
 def test_split_never_puts_a_person_on_both_sides(six):
     labels = np.array([six.actions.index(a) for a in six.y])
     for seed in range(5):
-        tr, va = M.split(labels, six.groups, seed=seed)
+        tr, va = training.split(labels, six.groups, seed=seed)
         assert len(tr) + len(va) == len(labels) and len(va) > 0
         assert not set(six.groups[tr]) & set(six.groups[va])
 
@@ -46,19 +49,19 @@ def test_split_never_puts_a_person_on_both_sides(six):
 def test_split_with_one_group_is_stratified_and_says_so(six, capsys):
     one = six.groups == six.groups[0]
     labels = np.array([six.actions.index(a) for a in six.y[one]])
-    tr, va = M.split(labels, six.groups[one])
+    tr, va = training.split(labels, six.groups[one])
     assert "one data group only" in capsys.readouterr().err
     assert np.bincount(labels[va]).min() >= 5 and not set(tr) & set(va)
 
 
 def normalize(X):
-    return keras.ops.convert_to_numpy(M.Normalize()(X.astype(np.float32)))
+    return keras.ops.convert_to_numpy(Normalize()(X.astype(np.float32)))
 
 
 def moved(X, fn, dims=2):
     """X with fn applied to the first dims coordinates (x, y[, z]) of every detected pose, face and hand landmark."""
     X = X.copy()
-    for part, width in ((kp.POSE, 4), (kp.FACE, 3), (kp.LEFT_HAND, 3), (kp.RIGHT_HAND, 3)):
+    for part, width in ((layout.POSE, 4), (layout.FACE, 3), (layout.LEFT_HAND, 3), (layout.RIGHT_HAND, 3)):
         block = X[..., part].reshape(*X.shape[:2], -1, width)
         present = np.any(block != 0, axis=-1, keepdims=True)
         block[..., :dims] = np.where(present, fn(block[..., :dims]), 0)
@@ -69,10 +72,10 @@ def moved(X, fn, dims=2):
 def test_normalize_ignores_camera_framing_and_most_of_the_face(six):
     X = six.X[:16]
     further = moved(X, lambda xyz: xyz * 0.7 + [0.1, 0.2, 0], dims=3)  # further away, off-centre
-    face = further[..., kp.FACE].reshape(16, 30, -1, 3)
-    unread = np.setdiff1d(np.arange(kp.FACE_LANDMARKS), M.FACE_ASPECT)
+    face = further[..., layout.FACE].reshape(16, 30, -1, 3)
+    unread = np.setdiff1d(np.arange(layout.FACE_LANDMARKS), FACE_ASPECT)
     face[:, :, unread] = np.random.default_rng(0).random(face[:, :, unread].shape)
-    further[..., kp.FACE] = face.reshape(16, 30, -1)
+    further[..., layout.FACE] = face.reshape(16, 30, -1)
     assert np.allclose(normalize(X), normalize(further), atol=1e-3)
 
 
@@ -88,30 +91,30 @@ def test_normalize_corrects_the_camera_aspect_ratio(six, k):
 
 def test_normalize_marks_missing_parts_and_stays_finite(six):
     X = six.X[:4].copy()
-    X[0, :, kp.LEFT_HAND] = 0
+    X[0, :, layout.LEFT_HAND] = 0
     X[1] = 0  # nothing detected at all
     features = normalize(X)
     assert np.isfinite(features).all()
     assert not features[1].any() or np.allclose(features[1], features[1, :1])  # no pose, no hands: constant
-    left_flag = M.UPPER_BODY * 2 + 1 + kp.HAND_LANDMARKS * 3 + 2
+    left_flag = UPPER_BODY * 2 + 1 + layout.HAND_LANDMARKS * 3 + 2
     assert (features[0, :, left_flag] == 0).all()
-    assert np.array_equal(features[2, :, left_flag] == 1, np.any(X[2][:, kp.LEFT_HAND] != 0, axis=-1))
+    assert np.array_equal(features[2, :, left_flag] == 1, np.any(X[2][:, layout.LEFT_HAND] != 0, axis=-1))
 
 
 def test_augment_keeps_layout_and_missing_parts(six):
     X = six.X[:32]
-    out = M.augment(X.copy(), np.random.default_rng(0))
+    out = augment(X.copy(), np.random.default_rng(0))
     assert out.shape == X.shape and np.isfinite(out).all()
-    never = ~np.any(X[..., kp.LEFT_HAND] != 0, axis=(1, 2)) & ~np.any(X[..., kp.RIGHT_HAND] != 0, axis=(1, 2))
-    assert not out[never][..., kp.LEFT_HAND.start:].any()  # no hand invented
+    never = ~np.any(X[..., layout.LEFT_HAND] != 0, axis=(1, 2)) & ~np.any(X[..., layout.RIGHT_HAND] != 0, axis=(1, 2))
+    assert not out[never][..., layout.LEFT_HAND.start:].any()  # no hand invented
     assert not np.allclose(out, X)
     # Mirroring swaps the hands: a left-only window becomes right-only in some of many draws.
-    most_left = np.argmax(np.any(X[..., kp.LEFT_HAND] != 0, axis=-1).sum(axis=1))
+    most_left = np.argmax(np.any(X[..., layout.LEFT_HAND] != 0, axis=-1).sum(axis=1))
     left_only = X[most_left:most_left + 1].copy()
-    left_only[..., kp.RIGHT_HAND] = 0
-    draws = M.augment(np.repeat(left_only, 64, axis=0), np.random.default_rng(1))
-    right = np.any(draws[..., kp.RIGHT_HAND] != 0, axis=(1, 2))
-    assert 10 < right.sum() < 54 and not np.any(draws[right][..., kp.LEFT_HAND] != 0)
+    left_only[..., layout.RIGHT_HAND] = 0
+    draws = augment(np.repeat(left_only, 64, axis=0), np.random.default_rng(1))
+    right = np.any(draws[..., layout.RIGHT_HAND] != 0, axis=(1, 2))
+    assert 10 < right.sum() < 54 and not np.any(draws[right][..., layout.LEFT_HAND] != 0)
 
 
 def test_save_load_records_actions_and_keeps_predictions(tmp_path, six):
@@ -190,7 +193,7 @@ def test_training_learns_from_real_people(tmp_path, six):
     is the average of its members."""
     keep = six.groups != six.groups[-1]
     train = data.Dataset(six.X[keep], six.y[keep], six.groups[keep], six.actions)
-    model, histories = M.train(train, tmp_path / "m.h5", tmp_path / "Logs", members=2, epochs=12, verbose=0)
+    model, histories = training.train(train, tmp_path / "m.h5", tmp_path / "Logs", members=2, epochs=12, verbose=0)
     held = ~keep
     probabilities = model.predict(six.X[held], verbose=0)
     predicted = np.array(six.actions)[probabilities.argmax(-1)]
@@ -227,10 +230,10 @@ def test_keras2_tutorial_file_loads(tmp_path, six):
 
 def test_train_rejects_bad_requests_before_training(tmp_path, six):
     with pytest.raises(SignlangError, match=r"data has actions \['iloveyou'\] that are not among .*\['hello', 'thanks'\]"):
-        M.train(six, tmp_path / "m.h5", actions=["hello", "thanks"])
+        training.train(six, tmp_path / "m.h5", actions=["hello", "thanks"])
     one = data.Dataset(six.X[six.y == "hello"], six.y[six.y == "hello"], six.groups[six.y == "hello"], ["hello"])
     with pytest.raises(SignlangError, match=r"at least two actions, the data has \['hello'\]"):
-        M.train(one, tmp_path / "m.h5")
+        training.train(one, tmp_path / "m.h5")
     with pytest.raises(SignlangError, match="unknown recipe 'gru'"):
-        M.train(six, tmp_path / "m.h5", recipe="gru")
+        training.train(six, tmp_path / "m.h5", recipe="gru")
     assert not (tmp_path / "m.h5").exists()

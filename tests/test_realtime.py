@@ -1,16 +1,23 @@
-"""signlang.realtime: the decision logic on keypoint streams (predictor injected, milliseconds), the LiteRT
-predictor and export against Keras, the display helpers. Real recordings from ../shared."""
+"""signlang.detector, predictor, display: the decision logic on keypoint streams (predictor injected,
+milliseconds), the LiteRT predictor and export against Keras, the display helpers. Real recordings from
+../shared."""
 
 import io
 import lzma
 import os
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from signlang import config, keypoints as kp, realtime as rt
+from signlang import config
+from signlang.detector import MIN_FRAMES, Detector, stable_frames
+from signlang.display import TUTORIAL_COLORS, annotate, bar_colors, prob_viz
+from signlang.layout import FRAME_SIZE
+from signlang.predictor import TOLERANCE, Predictor, cache_dir, export, load_predictor
 from signlang.errors import SignlangError
 
 SIGNERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signers"
@@ -19,7 +26,7 @@ ACTIONS = ["hello", "thanks", "iloveyou"]
 
 def frame(marker, content=0.5):
     """A keypoint frame that tells `scripted` which probabilities to return (1 + marker in its first value)."""
-    f = np.full(kp.FRAME_SIZE, content, dtype=np.float32)
+    f = np.full(FRAME_SIZE, content, dtype=np.float32)
     f[0] = 1 + marker
     return f
 
@@ -27,7 +34,7 @@ def frame(marker, content=0.5):
 def scripted(rows):
     """A predictor returning rows[marker of the window's newest frame]; it records the windows it saw."""
     def predict(window):
-        assert window.shape == (config.SEQUENCE_LENGTH, kp.FRAME_SIZE)
+        assert window.shape == (config.SEQUENCE_LENGTH, FRAME_SIZE)
         predict.windows.append(window.copy())
         return np.asarray(rows[int(window[-1, 0]) - 1], dtype=np.float32)
     predict.windows = []
@@ -46,7 +53,7 @@ def feed(detector, markers):
 
 def detector(rows, actions=ACTIONS, **kwargs):
     kwargs.setdefault("min_frames", 1)
-    return rt.Detector(scripted(rows), actions, **kwargs)
+    return Detector(scripted(rows), actions, **kwargs)
 
 
 def test_a_sign_needs_n_agreeing_predictions():
@@ -92,41 +99,41 @@ def test_any_number_of_actions_with_generated_bar_colours():
     d = detector([one_hot(12, i, 0.8) for i in range(12)], actions=actions, stable=2)
     feed(d, [m for m in (11, 4, 7) for _ in range(2)])
     assert list(d.sentence) == ["sign11", "sign4", "sign7"]
-    colors = rt.bar_colors(12)
-    assert colors[:3] == rt.TUTORIAL_COLORS and len(set(colors)) == 12
-    image = rt.prob_viz(d.probs, actions, np.zeros((720, 480, 3), np.uint8), colors)
+    colors = bar_colors(12)
+    assert colors[:3] == TUTORIAL_COLORS and len(set(colors)) == 12
+    image = prob_viz(d.probs, actions, np.zeros((720, 480, 3), np.uint8), colors)
     assert tuple(image[60 + 7 * 40 + 1, 60]) == colors[7]  # the 8th bar, 80 % long, in its colour
 
 
 def test_the_window_fills_from_half_a_window_padded_with_the_last_frame():
-    d = detector([one_hot(3, 0, 0.2)] * 3, min_frames=rt.MIN_FRAMES)
-    feed(d, [0] * (rt.MIN_FRAMES - 1))
+    d = detector([one_hot(3, 0, 0.2)] * 3, min_frames=MIN_FRAMES)
+    feed(d, [0] * (MIN_FRAMES - 1))
     assert d.predict.windows == [] and d.probs is None
     feed(d, [1])
     window = d.predict.windows[-1]
-    assert np.all(window[:rt.MIN_FRAMES - 1, 0] == 1) and np.all(window[rt.MIN_FRAMES - 1:, 0] == 2)
+    assert np.all(window[:MIN_FRAMES - 1, 0] == 1) and np.all(window[MIN_FRAMES - 1:, 0] == 2)
     feed(d, [2] * config.SEQUENCE_LENGTH + [0])  # full: a sliding window, the newest frame last
     assert np.all(d.predict.windows[-1][:-1, 0] == 3) and d.predict.windows[-1][-1, 0] == 1
 
 
 def test_end_of_stream_judges_a_short_clip_on_its_last_window():
-    d = detector([one_hot(3, 2, 0.9)], min_frames=rt.MIN_FRAMES, stable=10)
-    clip = [frame(0, content=i) for i in range(rt.MIN_FRAMES + 3)]
+    d = detector([one_hot(3, 2, 0.9)], min_frames=MIN_FRAMES, stable=10)
+    clip = [frame(0, content=i) for i in range(MIN_FRAMES + 3)]
     assert [d.push(f) for f in clip] == [None] * len(clip)  # 4 votes: not yet stable
     assert d.flush() == ["iloveyou"]
     last, held = d.predict.windows[3], d.predict.windows[4:]
     assert len(held) == 9 and all(np.array_equal(w, last) for w in held)  # holding the pose: the same window
-    assert rt.Detector(scripted([]), ACTIONS).flush() == []
+    assert Detector(scripted([]), ACTIONS).flush() == []
 
 
 def test_nobody_in_the_window_gives_no_votes_and_an_empty_sentence():
     d = detector([one_hot(3, 0, 0.99)], stable=3)
     for _ in range(100):
-        assert d.push(np.zeros(kp.FRAME_SIZE)) is None
+        assert d.push(np.zeros(FRAME_SIZE)) is None
     assert d.flush() == [] and d.predict.windows == [] and d.probs is None and not d.sentence
     feed(d, [0, 0])
     for _ in range(config.SEQUENCE_LENGTH):  # the person leaves: once out of the window, old votes are dropped
-        d.push(np.zeros(kp.FRAME_SIZE))
+        d.push(np.zeros(FRAME_SIZE))
     assert not d.predictions and d.probs is None
 
 
@@ -136,15 +143,21 @@ def test_a_frame_of_the_wrong_size_is_refused():
 
 
 def test_stability_scales_with_the_sampling_rate():
-    assert rt.stable_frames(config.FPS) == config.STABLE_FRAMES
-    assert rt.stable_frames(2 * config.FPS) == 2 * config.STABLE_FRAMES
-    assert rt.stable_frames(config.FPS / 100) == 1
+    assert stable_frames(config.FPS) == config.STABLE_FRAMES
+    assert stable_frames(2 * config.FPS) == 2 * config.STABLE_FRAMES
+    assert stable_frames(config.FPS / 100) == 1
+
+
+def test_the_decision_logic_loads_no_tensorflow_camera_or_mediapipe():
+    code = ("import sys, signlang.detector; "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'cv2', 'mediapipe') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
 def test_banner_is_as_wide_as_the_frame():
     d = detector([one_hot(3, 0, 0.9)], stable=1)
     feed(d, [0])
-    image = rt.annotate(np.zeros((850, 478, 3), np.uint8), EMPTY_RESULTS, d, rt.bar_colors(3))
+    image = annotate(np.zeros((850, 478, 3), np.uint8), EMPTY_RESULTS, d, bar_colors(3))
     assert tuple(image[5, 477]) == (245, 117, 16) and tuple(image[45, 477]) == (0, 0, 0)
 
 
@@ -183,21 +196,21 @@ def models(tmp_path_factory):
 def test_predictor_matches_keras_on_real_windows_and_is_cached(models, recordings, name):
     from signlang.model import load_model
     windows = recordings[0][::15][:8]
-    predict = rt.load_predictor(models[name])
+    predict = load_predictor(models[name])
     expected = load_model(models[name]).predict(windows, verbose=0)
     got = np.stack([predict(w) for w in windows])
     assert predict.actions == ACTIONS
-    np.testing.assert_allclose(got, expected, atol=rt.TOLERANCE, rtol=0)
-    cached = list((rt.cache_dir()).glob("*.tflite"))
+    np.testing.assert_allclose(got, expected, atol=TOLERANCE, rtol=0)
+    cached = list(cache_dir().glob("*.tflite"))
     stamps = {p: p.stat().st_mtime_ns for p in cached}
-    rt.load_predictor(models[name])
+    load_predictor(models[name])
     assert {p: p.stat().st_mtime_ns for p in cached} == stamps  # reused, not converted again
 
 
 @needs_signers
 def test_memory_stays_flat_over_a_10000_frame_stream(models, recordings):
-    stream = recordings[0].reshape(-1, kp.FRAME_SIZE)  # real signing, one recording after the other
-    d = rt.Detector(rt.load_predictor(models["recipe"]), ACTIONS)
+    stream = recordings[0].reshape(-1, FRAME_SIZE)  # real signing, one recording after the other
+    d = Detector(load_predictor(models["recipe"]), ACTIONS)
     tracemalloc.start()
     try:
         for i in range(10_000):
@@ -218,23 +231,23 @@ def test_a_model_that_does_not_take_30_by_1662_windows_is_refused(tmp_path):
     M.save(keras.Sequential([keras.Input((30, 258)), keras.layers.LSTM(8), keras.layers.Dense(3, "softmax")]),
            path, ACTIONS)
     with pytest.raises(SignlangError, match=r"wide.h5: model takes windows of shape \(30, 258\)"):
-        rt.load_predictor(path)
+        load_predictor(path)
 
 
 def test_a_file_that_is_not_a_model_is_refused(tmp_path):
     path = tmp_path / "action.h5"
     path.write_text("not a model")
     with pytest.raises(SignlangError, match="action.h5"):
-        rt.load_predictor(path)
+        load_predictor(path)
 
 
 @needs_signers
 def test_export_writes_a_litert_file_with_matching_outputs(models, recordings, tmp_path):
     from signlang.model import load_model
     out = tmp_path / "action.tflite"
-    rt.export(models["tutorial"], out)
+    export(models["tutorial"], out)
     windows = recordings[0][:3]
-    got = np.stack([rt.Predictor(out.read_bytes(), ACTIONS)(w) for w in windows])
-    np.testing.assert_allclose(got, load_model(models["tutorial"]).predict(windows, verbose=0), atol=rt.TOLERANCE,
+    got = np.stack([Predictor(out.read_bytes(), ACTIONS)(w) for w in windows])
+    np.testing.assert_allclose(got, load_model(models["tutorial"]).predict(windows, verbose=0), atol=TOLERANCE,
                                rtol=0)
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]

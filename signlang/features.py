@@ -1,0 +1,96 @@
+"""The shipped recipe's first layer: raw MP_Data frames -> person- and camera-independent features.
+
+`Normalize` is a Keras layer inside the saved model (registered as "signlang>Normalize", the name action.h5
+files record), so a model file takes raw (30, 1662) windows and carries its own preprocessing.
+"""
+
+import keras
+from keras import layers, ops
+
+from signlang import config
+from signlang.layout import FACE, HAND_LANDMARKS, LEFT_HAND, POSE, POSE_LANDMARKS, RIGHT_HAND
+
+# Pose landmarks that carry the sign: nose, eyes, ears, mouth, shoulders, elbows, wrists (MediaPipe 0..16).
+UPPER_BODY = 17
+L_SHOULDER, R_SHOULDER = 11, 12
+WRIST, MIDDLE_MCP = 0, 9
+# Face mesh landmarks: forehead top, chin, the two cheek edges. The model reads only these (for the aspect).
+FACE_TOP, FACE_CHIN, FACE_LEFT, FACE_RIGHT = 10, 152, 234, 454
+FACE_ASPECT = [FACE_TOP, FACE_CHIN, FACE_LEFT, FACE_RIGHT]
+FACE_HEIGHT_PER_WIDTH = 1.18  # forehead-chin height / cheek-cheek width in pixels, about the same for everyone
+
+
+@keras.saving.register_keras_serializable(package="signlang")
+class Normalize(layers.Layer):
+    """Raw MP_Data frames -> person- and camera-independent features, per frame.
+
+    MediaPipe divides x by the image width and y by its height, so shapes depend on the camera's aspect
+    ratio (a portrait phone squeezes y by 3 against a 16:9 webcam). The aspect is read off the face,
+    whose forehead-to-chin / cheek-to-cheek ratio is about the same for everyone, and y is divided by it
+    first so all lengths below are in one unit. Then pose and wrists are expressed relative to the
+    shoulder midpoint in shoulder widths (averaged over the window's frames that have a pose, so a
+    camera's distance and framing cancel out); each hand's shape is relative to its wrist in units of its
+    own palm length. Beyond that the face mesh identifies the person, not the sign, and is dropped (face
+    points as features lowered leave-people-out accuracy; the pose has nose, eyes and mouth). A missing
+    part (all zeros in MP_Data) gives zero features plus a presence flag. Standard ops only, so the model
+    converts to LiteRT.
+    """
+
+    def call(self, frames):
+        aspect = _aspect(frames)
+        pose = _isotropic(ops.reshape(frames[..., POSE], (-1, config.SEQUENCE_LENGTH, POSE_LANDMARKS, 4)),
+                          aspect)[..., :2]
+        pose_present = _present(frames[..., POSE])
+        centre, scale = _body_frame(pose, pose_present)
+        body = (pose[:, :, :UPPER_BODY] - centre[:, None, None]) / scale[:, None, None, None]
+        body = ops.reshape(body * pose_present[..., None, None], (-1, config.SEQUENCE_LENGTH, UPPER_BODY * 2))
+        hands = [_hand_features(frames[..., part], aspect, centre, scale) for part in (LEFT_HAND, RIGHT_HAND)]
+        return ops.concatenate([body, pose_present[..., None]] + hands, axis=-1)
+
+
+def _present(block):
+    """1.0 for frames where MediaPipe found the part (MP_Data stores a missing part as zeros), else 0.0."""
+    return ops.cast(ops.any(ops.not_equal(block, 0), axis=-1), "float32")
+
+
+def _face_point(frames, i):
+    return frames[..., FACE.start + 3 * i:FACE.start + 3 * i + 2]
+
+
+def _aspect(frames):
+    """The camera's width/height ratio per window (batch,), from the face; 4:3 when no frame has a face."""
+    present = _present(frames[..., FACE])
+    height = ops.abs(_face_point(frames, FACE_TOP)[..., 1] - _face_point(frames, FACE_CHIN)[..., 1])
+    width = ops.abs(_face_point(frames, FACE_LEFT)[..., 0] - _face_point(frames, FACE_RIGHT)[..., 0])
+    ratio = ops.sum(height * present, axis=1) / ops.maximum(ops.sum(width * present, axis=1), 1e-3)
+    none = ops.cast(ops.equal(ops.sum(present, axis=1), 0), "float32")
+    return ops.clip((1 - none) * ratio / FACE_HEIGHT_PER_WIDTH + none * 4 / 3, 0.4, 2.5)
+
+
+def _isotropic(points, aspect):
+    """y / aspect: x and y both in image widths. points (batch, time, n, 3 or 4), the rest kept as is."""
+    return ops.concatenate([points[..., :1], points[..., 1:2] / aspect[:, None, None, None], points[..., 2:]],
+                           axis=-1)
+
+
+def _body_frame(pose, present):
+    """Shoulder midpoint (batch, 2) and shoulder width (batch,), averaged over frames that have a pose."""
+    left, right = pose[:, :, L_SHOULDER], pose[:, :, R_SHOULDER]
+    width = ops.sqrt(ops.sum(ops.square(left - right), axis=-1))
+    count = ops.sum(present, axis=1)
+    centre = ops.sum((left + right) / 2 * present[..., None], axis=1) / ops.maximum(count, 1.0)[:, None]
+    scale = ops.sum(width * present, axis=1) / ops.maximum(count, 1.0)
+    # No pose in the whole window: image centre and a typical shoulder width stand in.
+    none = ops.cast(ops.equal(count, 0), "float32")
+    return centre + none[:, None] * 0.5, ops.maximum(scale + none * 0.25, 1e-3)
+
+
+def _hand_features(hand, aspect, centre, scale):
+    hand = _isotropic(ops.reshape(hand, (-1, config.SEQUENCE_LENGTH, HAND_LANDMARKS, 3)), aspect)
+    present = ops.cast(ops.any(ops.not_equal(hand, 0), axis=(-2, -1)), "float32")[..., None]
+    wrist = hand[:, :, WRIST]
+    palm = ops.sqrt(ops.sum(ops.square(hand[:, :, MIDDLE_MCP] - wrist), axis=-1, keepdims=True))
+    shape = (hand - wrist[:, :, None]) / ops.maximum(palm, 1e-3)[..., None]
+    place = (wrist[..., :2] - centre[:, None]) / scale[:, None, None]
+    shape = ops.reshape(shape, (-1, config.SEQUENCE_LENGTH, HAND_LANDMARKS * 3))
+    return ops.concatenate([shape * present, place * present, present], axis=-1)

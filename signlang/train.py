@@ -1,0 +1,116 @@
+"""Training: grouped train/validation splits, Keras fit with early stopping and TensorBoard, several
+networks averaged into one model, and the training curves.
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
+from signlang import config
+from signlang.augment import Augmented
+from signlang.errors import SignlangError
+from signlang.model import average, build_model, build_recipe, save
+
+# Early stopping keeps the shipped recipe's best epoch from here on: the validation loss of a few held-out
+# people is noisy, and networks it stopped at epochs 5-13 did worse on new people (exploratory runs, 2 folds).
+SHIPPED_START_FROM_EPOCH = 40
+
+
+def split(y, groups, val_fraction=0.2, seed=0):
+    """Train/validation indices that never put one group (person, MP_Data folder) on both sides.
+
+    With a single group there is nothing to hold out by person, so the split is stratified by action.
+    """
+    idx = np.arange(len(y))
+    if len(np.unique(groups)) < 2:
+        print("signlang: one data group only: validation is a stratified split of its sequences "
+              "(the same person is in train and validation)", file=sys.stderr)
+        return train_test_split(idx, test_size=val_fraction, stratify=y, random_state=seed)
+    return next(GroupShuffleSplit(n_splits=1, test_size=val_fraction, random_state=seed).split(idx, y, groups))
+
+
+def fit(model, X, Y, validation, epochs, batch_size=64, augmented=True, patience=25, callbacks=(), verbose=1,
+        seed=0, start_from_epoch=0):
+    """Keras fit with early stopping on the validation loss, best weights restored (chosen from
+    start_from_epoch on)."""
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True,
+                                         start_from_epoch=start_from_epoch, verbose=min(verbose, 1))
+    data = Augmented(X, Y, batch_size, seed) if augmented else X
+    return model.fit(data, None if augmented else Y, batch_size=None if augmented else batch_size,
+                     epochs=epochs, validation_data=validation, callbacks=[stop, *callbacks], verbose=verbose)
+
+
+def train(data, model_path=config.MODEL_PATH, logdir=config.LOG_DIR, actions=None, recipe="shipped", members=None,
+          epochs=150, batch_size=64, patience=25, val_fraction=0.2, seed=0, verbose=1):
+    """Trains on a data.Dataset; saves the model and its curve PNG. Returns (model, histories).
+
+    recipe "shipped" is build_recipe with augmentation, "tutorial" the tutorial's LSTM on raw windows.
+    members: networks averaged into the saved model (default config.MEMBERS for "shipped", 1 for "tutorial").
+    """
+    if recipe not in ("shipped", "tutorial"):
+        raise SignlangError(f"unknown recipe {recipe!r}: use 'shipped' or 'tutorial'")
+    actions = list(actions or data.actions)
+    unknown = sorted(set(data.y) - set(actions))
+    if unknown:
+        raise SignlangError(f"data has actions {unknown} that are not among the actions to train {actions}")
+    if len(actions) < 2:
+        raise SignlangError(f"training needs at least two actions, the data has {actions}")
+    labels = np.array([actions.index(a) for a in data.y])
+    Y = np.eye(len(actions), dtype=np.float32)[labels]
+    model, histories = fit_members(data.X, Y, data.groups, recipe, members, epochs, batch_size, patience,
+                                   val_fraction, seed, Path(logdir) / time.strftime("%Y%m%d-%H%M%S"), verbose)
+    save(model, model_path, actions)
+    plot_history(histories, Path(model_path).with_suffix(".png"))
+    return model, histories
+
+
+def fit_members(X, Y, groups, recipe="shipped", members=None, epochs=150, batch_size=64, patience=25,
+                val_fraction=0.2, seed=0, logdir=None, verbose=1):
+    """Trains `members` networks, each on its own by-group split, and averages them into one model.
+
+    Each member holds out different people for early stopping, so together they have seen everyone. One
+    network's accuracy on new people swings with its split and seed; their average is steadier
+    (bench/unseen.py --members 1 against the default).
+    """
+    members = members or (config.MEMBERS if recipe == "shipped" else 1)
+    shipped = recipe == "shipped"
+    nets, histories = [], []
+    for m in range(members):
+        tr, va = split(Y.argmax(-1), groups, val_fraction, seed + m)
+        keras.utils.set_random_seed(seed + m)
+        name = "signlang" if members == 1 else f"member_{m + 1}"
+        net = build_recipe(Y.shape[1], name=name) if shipped else build_model(Y.shape[1])
+        log = [] if logdir is None else [keras.callbacks.TensorBoard(log_dir=str(Path(logdir) / name))]
+        histories.append(fit(net, X[tr], Y[tr], (X[va], Y[va]), epochs, batch_size, shipped, patience, log, verbose,
+                             seed + m, SHIPPED_START_FROM_EPOCH if shipped else 0))
+        nets.append(net)
+    return average(nets), histories
+
+
+def plot_history(histories, path=None):
+    """Loss and accuracy curves of one History or a list (one per member), as a matplotlib Figure.
+
+    Saved as PNG when path is given. Built without pyplot, so it never switches a notebook's backend;
+    a notebook shows the returned Figure.
+    """
+    from matplotlib.figure import Figure
+
+    histories = histories if isinstance(histories, (list, tuple)) else [histories]
+    fig = Figure(figsize=(9, 4), layout="constrained")
+    for ax, metric in zip(fig.subplots(1, 2), ("loss", "categorical_accuracy")):
+        for k, history in enumerate(histories):
+            who = f"member {k + 1}: " if len(histories) > 1 else ""
+            ax.plot(history.history[metric], color=f"C{k}", label=who + "train")
+            ax.plot(history.history["val_" + metric], color=f"C{k}", linestyle="--",
+                    label=who + "validation (unseen groups)")
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=max(len(histories), 2),
+               fontsize="small")
+    if path is not None:
+        fig.savefig(path, dpi=80)
+    return fig
