@@ -14,3 +14,4 @@ THRESHOLD = 0.5                            # probability a sign needs to enter t
 STABLE_FRAMES = 10                         # predictions that must agree before a sign is accepted
 SENTENCE_LENGTH = 5                        # words kept in the running sentence
 MEMBERS = 3                                # networks averaged in a model of the shipped recipe (bench/unseen.py)
+NO_SIGN = "idle"                          # the "no sign" output of a model; MP_Data/idle holds examples, as do clips in <videos>/idle

@@ -8,10 +8,15 @@ How a stream is judged (README: "Real-time detection"):
   start once half a window (15 frames) is there; until the window is full it is padded by repeating
   its last frame, exactly as `extract` pads a clip shorter than 30 frames, so a 1-3 s clip of one sign
   is judged on the same kind of window the model was trained on.
-- Stability. A sign enters the sentence when the last N predictions all agree, its probability
-  exceeds the threshold and it differs from the last word; the sentence keeps the last 5 words.
-  N counts predictions at the sampling rate: config.STABLE_FRAMES (10) at config.FPS, scaled with the
-  rate otherwise, so the sign must hold for the same time (10 frames at 25 fps = 0.4 s).
+- Stability. A sign is given when the last N predictions all name it with a probability above the
+  threshold. N counts predictions at the sampling rate: config.STABLE_FRAMES (10) at config.FPS,
+  scaled with the rate otherwise, so the sign must hold for the same time (10 frames at 25 fps = 0.4 s).
+- Once per stretch of signing. A sign is given once while the signer keeps signing it; another sign
+  in the same stretch is given too (a run of signs). "No sign" as the best output for N / 2 predictions
+  in a row (rest, hands down) ends the stretch, so the same sign after a pause counts again. The "no
+  sign" output never enters the sentence and gets no bar. A model without one (the tutorial's) still
+  works: its stretches end only when nobody is seen, so a sign repeats only after another sign.
+- Sentence. Every sign given is kept in `words`; the banner shows the last 5 (`sentence`).
 - End of stream. The last frame is repeated N - 1 more times (the signer holds the final pose), so the
   final window gets its N votes. For a clip shorter than a window this changes nothing in the window:
   the clip's last window is what is judged.
@@ -42,20 +47,37 @@ def stable_frames(fps):
 
 
 class Detector:
-    """Feeds keypoint frames one at a time through `predict` and builds the sentence (see module doc)."""
+    """Feeds keypoint frames one at a time through `predict` and builds the sentence (see module doc).
+
+    no_sign: the action name of the model's "no sign" output, or None for a model without one.
+    """
 
     def __init__(self, predict, actions, threshold=config.THRESHOLD, stable=config.STABLE_FRAMES,
-                 sentence_length=config.SENTENCE_LENGTH, min_frames=MIN_FRAMES):
+                 sentence_length=config.SENTENCE_LENGTH, min_frames=MIN_FRAMES, no_sign=None):
         check_threshold(threshold)
         self.predict, self.actions, self.threshold = predict, list(actions), threshold
+        if no_sign is not None and no_sign not in self.actions:
+            raise SignlangError(f"the 'no sign' output {no_sign!r} is not among the actions {self.actions}")
+        self.no_sign = None if no_sign is None else self.actions.index(no_sign)
+        self.signs = [a for a in self.actions if a != no_sign]  # what the bars show
         self.min_frames = min(max(1, min_frames), config.SEQUENCE_LENGTH)
         self.frames = deque(maxlen=config.SEQUENCE_LENGTH)  # bounded: memory stays flat on endless streams
-        self.predictions = deque(maxlen=stable)
-        self.sentence = deque(maxlen=sentence_length)
-        self.probs = None  # last prediction, for the bars
+        self.votes = deque(maxlen=stable)
+        self.rest = max(1, stable // 2)  # "no sign" predictions in a row that end a stretch of signing
+        self.quiet = 0
+        self.current = None  # the sign already given in this stretch of signing
+        self.words = []      # every sign given, in order
+        self.sentence = deque(maxlen=sentence_length)  # the last words, for the banner
+        self.probs = None    # last prediction over all outputs
 
     def window(self):
         return pad(np.stack(self.frames))
+
+    def sign_probs(self):
+        """The last prediction's probabilities of the signs (the "no sign" output left out), or None."""
+        if self.probs is None:
+            return None
+        return self.probs if self.no_sign is None else np.delete(self.probs, self.no_sign)
 
     def push(self, keypoints):
         """Adds one frame (1662 values); returns the sign that entered the sentence, or None."""
@@ -66,23 +88,38 @@ class Detector:
         if len(self.frames) < self.min_frames:
             return None
         window = self.window()
-        if not window.any():  # nobody seen in the whole window: no vote, and older votes are stale
-            self.predictions.clear()
+        if not window.any():  # nobody seen in the whole window: no vote, and the stretch is over
+            self._rest()
             self.probs = None
             return None
         self.probs = np.asarray(self.predict(window))
         best = int(np.argmax(self.probs))
-        self.predictions.append(best)
+        if best == self.no_sign:
+            self.votes.append(None)
+            self.quiet += 1
+            if self.quiet >= self.rest:
+                self._rest()
+            return None
+        self.quiet = 0
+        self.votes.append(best if self.probs[best] > self.threshold else None)
+        stable = len(self.votes) == self.votes.maxlen and all(v == best for v in self.votes)
+        if not stable or best == self.current:
+            return None
+        self.current = best
         sign = self.actions[best]
-        stable = len(self.predictions) == self.predictions.maxlen and self.predictions.count(best) == len(self.predictions)
-        if stable and self.probs[best] > self.threshold and (not self.sentence or self.sentence[-1] != sign):
-            self.sentence.append(sign)
-            return sign
-        return None
+        self.words.append(sign)
+        self.sentence.append(sign)
+        return sign
+
+    def _rest(self):
+        """The end of a stretch of signing: the next stable sign is new, even if it is the same as the last."""
+        self.votes.clear()
+        self.quiet = 0
+        self.current = None
 
     def flush(self):
         """End of stream: the last frame held for N - 1 more predictions; returns the signs added."""
         if not self.frames:
             return []
         last = self.frames[-1]
-        return [s for s in (self.push(last) for _ in range(self.predictions.maxlen - 1)) if s]
+        return [s for s in (self.push(last) for _ in range(self.votes.maxlen - 1)) if s]

@@ -37,7 +37,7 @@ def annotate(image, results, detector, colors):
     """Landmarks, probability bars and the sentence banner, as in the tutorial (banner as wide as the frame)."""
     kp.draw_styled_landmarks(image, results)
     if detector.probs is not None:
-        image = prob_viz(detector.probs, detector.actions, image, colors)
+        image = prob_viz(detector.sign_probs(), detector.signs, image, colors)
     cv2.rectangle(image, (0, 0), (image.shape[1], 40), (245, 117, 16), -1)
     cv2.putText(image, " ".join(detector.sentence), (3, 30), cv2.FONT_HERSHEY_SIMPLEX, 1, (255, 255, 255), 2,
                 cv2.LINE_AA)

@@ -2,7 +2,8 @@
 averaging networks into one model, saving and loading.
 
 A model file is self-describing: it takes raw (30, 1662) MP_Data windows (all preprocessing is a layer inside
-the model, signlang.features) and records its action names in output order as an HDF5 attribute.
+the model, signlang.features) and records its action names in output order, and which one means "no sign",
+as HDF5 attributes.
 
 The shipped action.h5 is made by one command (about 9 minutes on 2 cores, signlang.train):
     signlang train --data ../shared/data/signers --model action.h5
@@ -23,6 +24,7 @@ from signlang.features import Normalize
 from signlang.layout import FRAME_SIZE
 
 ACTIONS_ATTR = "signlang_actions"  # HDF5 attribute on the saved file: JSON list of action names, output order
+NO_SIGN_ATTR = "signlang_no_sign"  # HDF5 attribute: the action name of the "no sign" output, absent if none
 
 
 # --- the tutorial's model ---------------------------------------------------------------------------
@@ -75,16 +77,21 @@ def average(models):
 
 # --- saving and loading ------------------------------------------------------------------------------
 
-def save(model, path, actions):
-    """Saves as HDF5 (the tutorial's action.h5) and records the action names in output order."""
+def save(model, path, actions, no_sign=None):
+    """Saves as HDF5 (the tutorial's action.h5) and records the action names in output order, and which
+    of them means "no sign" (None: the model has no such output)."""
     if model.output_shape[-1] != len(actions):
         raise SignlangError(f"{path}: model has {model.output_shape[-1]} outputs but {len(actions)} actions given")
+    if no_sign is not None and no_sign not in actions:
+        raise SignlangError(f"{path}: the 'no sign' output {no_sign!r} is not among the actions {list(actions)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, ".h5") as tmp:  # a crash never leaves half a model
         model.save(tmp)
         with h5py.File(tmp, "a") as f:
             f.attrs[ACTIONS_ATTR] = json.dumps(list(actions))
+            if no_sign is not None:
+                f.attrs[NO_SIGN_ATTR] = no_sign
 
 
 class _Keras2LSTM(layers.LSTM):
@@ -120,3 +127,10 @@ def load_actions(path, model=None):
         source = "records" if recorded is not None else "records no action names and config.ACTIONS has"
         raise SignlangError(f"{path}: has {outputs} outputs but {source} {len(actions)} actions {actions}")
     return actions
+
+
+def load_no_sign(path):
+    """The name of the model's "no sign" output, or None for a model without one (the tutorial's)."""
+    with h5py.File(Path(path), "r") as f:
+        recorded = f.attrs.get(NO_SIGN_ATTR)
+    return None if recorded is None else str(recorded)

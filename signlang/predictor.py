@@ -21,7 +21,7 @@ TOLERANCE = 1e-4  # LiteRT vs Keras probabilities, checked at conversion
 class Predictor:
     """One (30, 1662) window -> probabilities in the model's action order, on a LiteRT interpreter."""
 
-    def __init__(self, tflite, actions, threads=1):
+    def __init__(self, tflite, actions, threads=1, no_sign=None):
         import tensorflow as tf
         with warnings.catch_warnings():  # tf.lite.Interpreter announces its move to ai_edge_litert
             warnings.simplefilter("ignore")
@@ -29,7 +29,7 @@ class Predictor:
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]["index"]
         self.output = self.interpreter.get_output_details()[0]["index"]
-        self.actions = actions
+        self.actions, self.no_sign = actions, no_sign
 
     def __call__(self, window):
         self.interpreter.set_tensor(self.input, np.asarray(window, dtype=np.float32)[None])
@@ -43,8 +43,10 @@ def cache_dir():
 
 def load_predictor(model_path, threads=1):
     """The model's LiteRT predictor, converted on first use and cached by the model file's hash."""
+    from signlang.model import load_no_sign
+
     tflite, actions = _converted(model_path)
-    return Predictor(tflite, actions, threads)
+    return Predictor(tflite, actions, threads, load_no_sign(model_path))
 
 
 def export(model_path, out):

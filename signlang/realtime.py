@@ -45,9 +45,9 @@ def run(frames, predictor, threshold=config.THRESHOLD, fps=config.FPS, out=None,
     window (`show`, q quits) and/or the video file `out`. Holistic works one frame ahead in a thread
     while this frame is drawn and written. Ctrl-C ends the stream like q. Returns the summary event.
     """
-    detector = Detector(predictor, predictor.actions, threshold, stable_frames(fps))
+    detector = Detector(predictor, predictor.actions, threshold, stable_frames(fps), no_sign=predictor.no_sign)
     sink = VideoSink(out, fps) if out else None
-    colors, count, t, complete = bar_colors(len(detector.actions)), 0, 0.0, False
+    colors, count, t, complete = bar_colors(len(detector.signs)), 0, 0.0, False
     with kp.open_holistic() as holistic:
         detections = _ahead((frame, *kp.mediapipe_detection(frame.image, holistic)) for frame in frames)
         start = time.perf_counter()
@@ -75,7 +75,7 @@ def run(frames, predictor, threshold=config.THRESHOLD, fps=config.FPS, out=None,
     for sign in detector.flush():
         if on_sign:
             on_sign(_sign_event(detector, sign, t))
-    return {"event": "summary", "sentence": list(detector.sentence), "frames": count,
+    return {"event": "summary", "sentence": detector.words, "frames": count,
             "fps": round(count / elapsed, 2) if count else 0.0}
 
 
@@ -113,7 +113,8 @@ def _ahead(items, depth=2):
 
 
 def _sign_event(detector, sign, t):
-    return {"event": "sign", "sign": sign, "p": round(float(detector.probs.max()), 4), "t": round(t, 3)}
+    p = detector.probs[detector.actions.index(sign)]
+    return {"event": "sign", "sign": sign, "p": round(float(p), 4), "t": round(t, 3)}
 
 
 def _printer(json_lines):

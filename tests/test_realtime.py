@@ -94,6 +94,50 @@ def test_the_sentence_keeps_the_last_five_words():
     assert list(d.sentence) == ["iloveyou", "hello", "thanks", "iloveyou", "hello"]
 
 
+WITH_NO_SIGN = ACTIONS + [config.NO_SIGN]
+HELLO, THANKS, REST = one_hot(4, 0, 0.9), one_hot(4, 1, 0.9), one_hot(4, 3, 0.9)
+
+
+def signer(**kwargs):
+    """A Detector for a model with a "no sign" output: marker 0 = hello, 1 = thanks, 2 = rest."""
+    return detector([HELLO, THANKS, REST], actions=WITH_NO_SIGN, no_sign=config.NO_SIGN, **kwargs)
+
+
+def test_signs_with_rest_between_are_given_once_each_in_order():
+    d = signer(stable=4)
+    feed(d, [2] * 20 + [0] * 30 + [2] * 10 + [1] * 25 + [2] * 40)
+    assert d.words == ["hello", "thanks"]
+
+
+def test_a_sign_held_long_is_given_once_and_again_after_a_pause():
+    d = signer(stable=4)
+    feed(d, [0] * 100 + [2] + [0] * 20)  # a flicker shorter than N / 2 is no pause
+    assert d.words == ["hello"]
+    feed(d, [2] * 2 + [0] * 20)  # 2 = N / 2 "no sign" predictions in a row end the stretch
+    assert d.words == ["hello", "hello"]
+
+
+def test_a_run_of_signs_without_rest_and_back():
+    d = signer(stable=3)
+    feed(d, [0] * 10 + [1] * 10 + [0] * 10)
+    assert d.words == ["hello", "thanks", "hello"]
+
+
+def test_no_sign_never_enters_the_sentence_and_has_no_bar():
+    d = signer(stable=2)
+    feed(d, [2] * 200)
+    assert d.words == [] and not d.sentence and d.flush() == []
+    assert d.signs == ACTIONS and np.allclose(d.sign_probs(), REST[:3])
+    with pytest.raises(SignlangError, match="not among the actions"):
+        Detector(scripted([]), ACTIONS, no_sign="idle")
+
+
+def test_words_keep_every_sign_while_the_banner_keeps_five():
+    d = signer(stable=2)
+    feed(d, [m for m in [0, 2, 1, 2] * 4 for _ in range(3)])
+    assert d.words == ["hello", "thanks"] * 4 and list(d.sentence) == d.words[-5:]
+
+
 def test_any_number_of_actions_with_generated_bar_colours():
     actions = [f"sign{i}" for i in range(12)]
     d = detector([one_hot(12, i, 0.8) for i in range(12)], actions=actions, stable=2)
@@ -134,7 +178,7 @@ def test_nobody_in_the_window_gives_no_votes_and_an_empty_sentence():
     feed(d, [0, 0])
     for _ in range(config.SEQUENCE_LENGTH):  # the person leaves: once out of the window, old votes are dropped
         d.push(np.zeros(FRAME_SIZE))
-    assert not d.predictions and d.probs is None
+    assert not d.votes and d.probs is None
 
 
 def test_a_frame_of_the_wrong_size_is_refused():
@@ -221,7 +265,7 @@ def test_memory_stays_flat_over_a_10000_frame_stream(models, recordings):
     finally:
         tracemalloc.stop()
     assert late - early < 256 * 1024, f"memory grew by {late - early} bytes over 9000 frames"
-    assert len(d.frames) == config.SEQUENCE_LENGTH and len(d.predictions) <= config.STABLE_FRAMES
+    assert len(d.frames) == config.SEQUENCE_LENGTH and len(d.votes) <= config.STABLE_FRAMES
 
 
 def test_a_model_that_does_not_take_30_by_1662_windows_is_refused(tmp_path):
