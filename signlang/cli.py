@@ -47,13 +47,24 @@ def cmd_train(args):
     print(f"training on {len(dataset.y)} sequences of {dataset.actions} from {len(set(dataset.groups))} groups",
           file=sys.stderr)
     train.train(dataset, args.model, args.logdir, actions=args.actions, recipe=args.recipe, members=args.members,
-                epochs=args.epochs, batch_size=args.batch_size, patience=args.patience, seed=args.seed)
+                epochs=args.epochs, batch_size=args.batch_size, patience=args.patience, seed=args.seed,
+                no_sign=not args.no_idle)
     print(f"saved {args.model} and its training curve {os.path.splitext(args.model)[0]}.png")
 
 
 def cmd_evaluate(args):
     import json
     from signlang import data, evaluate
+    if args.videos is not None:
+        if args.plot or args.skip_bad:
+            raise SignlangError("--plot and --skip-bad apply to --data, not to --videos")
+        result = evaluate.evaluate_videos(args.videos, args.model, fps=args.fps or config.FPS,
+                                          threshold=config.THRESHOLD if args.threshold is None else args.threshold,
+                                          progress=not args.json)
+        print(json.dumps(result) if args.json else evaluate.format_videos_text(result))
+        return
+    if args.threshold is not None or args.fps is not None:
+        raise SignlangError("--threshold and --fps apply to --videos, not to --data")
     dataset = data.load(args.data, skip_bad=args.skip_bad, progress=not args.json)
     result = evaluate.evaluate(args.model, dataset)
     if args.plot:
@@ -101,7 +112,13 @@ def build_parser():
                    help="MP_Data folders, .npz/.npz.xz archives or folders of archives (one group each)")
     p.add_argument("--model", default=config.MODEL_PATH, help="model file to write (.h5); curve PNG beside it")
     p.add_argument("--logdir", default=config.LOG_DIR, help="TensorBoard runs go to a new folder in here")
-    p.add_argument("--actions", nargs="+", help="output order of the actions (default: the tutorial's, then sorted)")
+    p.add_argument("--actions", nargs="+",
+                   help="the signs, in output order (default: the data's, the tutorial's first); other actions "
+                        "in the data become 'no sign' examples")
+    p.add_argument("--no-idle", action="store_true",
+                   help=f"no '{config.NO_SIGN}' output: every window is one of the signs (the tutorial's model); "
+                        f"by default the model also learns 'no sign' from {config.NO_SIGN}/ folders, other "
+                        "actions and rest windows cut from the recordings")
     p.add_argument("--recipe", choices=("shipped", "tutorial"), default="shipped",
                    help="shipped: normalised features, augmentation, conv net; tutorial: the notebook's LSTM")
     p.add_argument("--members", type=positive_int,
@@ -113,13 +130,19 @@ def build_parser():
     p.add_argument("--skip-bad", action="store_true", help="skip (and count) bad sequences instead of stopping")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="accuracy and confusion matrices of a model on MP_Data")
-    p.add_argument("--data", nargs="+", default=[config.DATA_PATH],
-                   help="MP_Data folders, .npz/.npz.xz archives or folders of archives")
+    p = sub.add_parser("evaluate", help="accuracy of a model on MP_Data, or of detection on labelled clips")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--data", nargs="+", default=[config.DATA_PATH],
+                      help="MP_Data folders, .npz/.npz.xz archives or folders of archives")
+    what.add_argument("--videos", metavar="PATH",
+                      help=f"labelled clips run through the detector: a CSV of file,signs (signs space-separated, "
+                           f"empty = no sign) or a folder <sign>/<clip>, {config.NO_SIGN}/<clip> = no sign")
     p.add_argument("--model", default=config.MODEL_PATH, help="model file (.h5)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
     p.add_argument("--plot", help="write the confusion matrix as this PNG")
     p.add_argument("--skip-bad", action="store_true", help="skip (and count) bad sequences instead of stopping")
+    p.add_argument("--threshold", type=float, help=f"--videos: probability a sign needs (default {config.THRESHOLD})")
+    p.add_argument("--fps", type=positive_float, help=f"--videos: sampling rate, frames/s (default {config.FPS:g})")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("detect", help="real-time detection on a camera, video or image folder")

@@ -15,3 +15,5 @@ STABLE_FRAMES = 10                         # predictions that must agree before 
 SENTENCE_LENGTH = 5                        # words kept in the running sentence
 MEMBERS = 3                                # networks averaged in a model of the shipped recipe (bench/unseen.py)
 NO_SIGN = "idle"                          # the "no sign" output of a model; MP_Data/idle holds examples, as do clips in <videos>/idle
+NO_SIGN_SHARE = 0.25                       # 'no sign' windows cut from the sign recordings, per sign sequence (signlang.nosign)
+NO_SIGN_WEIGHT = 1.0                       # training weight of a 'no sign' example against a sign's

@@ -1,7 +1,8 @@
 """Training data: tutorial MP_Data trees and packed archives -> X (n, 30, 1662) float32, labels, groups.
 
 Each MP_Data folder or archive is one group (usually one person), so splits can keep a person's
-recordings together. Archives are .npz files (X, y) or xz-compressed ones (.npz.xz, as in ../shared).
+recordings together. Archives of the same name are one group: ../shared keeps a person's other signs in
+a second folder under the same file name. Archives are .npz files (X, y) or xz-compressed ones (.npz.xz, as in ../shared).
 """
 
 import io
@@ -55,7 +56,7 @@ def load(paths, skip_bad=False, length=config.SEQUENCE_LENGTH, progress=True):
     for source in tqdm(sources, unit="group", disable=not progress or len(sources) < 2, file=sys.stderr):
         part = _read_archive(source, length, skip) if _is_archive(source) else _read_tree(source, length, skip)
         if part is not None:
-            parts.append((str(source),) + part)
+            parts.append((_group(source),) + part)
     if not parts:
         raise SignlangError(f"no usable sequences in {', '.join(map(str, paths))}"
                             + (f" ({len(skip.problems)} skipped)" if skip.problems else ""))
@@ -65,6 +66,10 @@ def load(paths, skip_bad=False, length=config.SEQUENCE_LENGTH, progress=True):
     y = np.concatenate([y for _, _, y in parts])
     groups = np.concatenate([np.full(len(y), name) for name, _, y in parts])
     return Dataset(X, y, groups, order_actions(set(y)), skip.problems)
+
+
+def _group(source):
+    return source.name.removesuffix(".xz").removesuffix(".npz") if _is_archive(source) else str(source)
 
 
 def order_actions(found):

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-from signlang import config
+from signlang import config, nosign
 from signlang.augment import Augmented
 from signlang.errors import SignlangError
 from signlang.model import average, build_model, build_recipe, save
@@ -34,42 +34,70 @@ def split(y, groups, val_fraction=0.2, seed=0):
 
 
 def fit(model, X, Y, validation, epochs, batch_size=64, augmented=True, patience=25, callbacks=(), verbose=1,
-        seed=0, start_from_epoch=0):
+        seed=0, start_from_epoch=0, weights=None):
     """Keras fit with early stopping on the validation loss, best weights restored (chosen from
-    start_from_epoch on)."""
+    start_from_epoch on). weights: one per example (None: all 1)."""
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True,
                                          start_from_epoch=start_from_epoch, verbose=min(verbose, 1))
-    data = Augmented(X, Y, batch_size, seed) if augmented else X
+    weights = np.ones(len(X), np.float32) if weights is None else weights
+    data = Augmented(X, Y, weights, batch_size, seed) if augmented else X
     return model.fit(data, None if augmented else Y, batch_size=None if augmented else batch_size,
-                     epochs=epochs, validation_data=validation, callbacks=[stop, *callbacks], verbose=verbose)
+                     sample_weight=None if augmented else weights, epochs=epochs, validation_data=validation,
+                     callbacks=[stop, *callbacks], verbose=verbose)
+
+
+def examples(data, actions=None, no_sign=True, seed=0):
+    """The training examples of a data.Dataset: (X, labels, groups, weights, outputs).
+
+    outputs are the model's output names: `actions` (default: the data's), then config.NO_SIGN when
+    no_sign is on. Its examples are the data's own NO_SIGN recordings, its sequences of signs outside
+    `actions`, and windows of rest, sign onsets and offsets and hidden hands cut from each group's sign
+    recordings (signlang.nosign); they weigh config.NO_SIGN_WEIGHT each, so that a sign the model is
+    unsure of stays a sign (a "no sign" answer to a real sign is the costlier mistake). Without
+    no_sign, every action in the data must be among `actions`.
+    """
+    signs = [a for a in (actions or data.actions) if not (no_sign and a == config.NO_SIGN)]
+    outside = sorted(set(data.y) - set(signs))
+    if outside and not no_sign:
+        raise SignlangError(f"data has actions {outside} that are not among the actions to train {signs}")
+    if len(signs) < (1 if no_sign else 2):
+        raise SignlangError(f"training needs at least {'one sign' if no_sign else 'two actions'}, the data has {signs}")
+    outputs = signs + [config.NO_SIGN] if no_sign else signs
+    labels = np.array([outputs.index(a) if a in signs else len(signs) for a in data.y])
+    X, groups = data.X, data.groups
+    if no_sign:
+        if outside:
+            print(f"signlang: 'no sign' examples: {', '.join(f'{a} ({np.sum(data.y == a)})' for a in outside)}",
+                  file=sys.stderr)
+        sign = labels < len(signs)
+        made, made_groups = nosign.windows(X[sign], groups[sign], np.random.default_rng(seed))
+        X, groups = np.concatenate([X, made]), np.concatenate([groups, made_groups])
+        labels = np.concatenate([labels, np.full(len(made), len(signs))])
+    weights = np.where(labels == len(signs), config.NO_SIGN_WEIGHT if no_sign else 1.0, 1.0).astype(np.float32)
+    return X, labels, groups, weights, outputs
 
 
 def train(data, model_path=config.MODEL_PATH, logdir=config.LOG_DIR, actions=None, recipe="shipped", members=None,
-          epochs=150, batch_size=64, patience=25, val_fraction=0.2, seed=0, verbose=1):
+          epochs=150, batch_size=64, patience=25, val_fraction=0.2, seed=0, verbose=1, no_sign=True):
     """Trains on a data.Dataset; saves the model and its curve PNG. Returns (model, histories).
 
     recipe "shipped" is build_recipe with augmentation, "tutorial" the tutorial's LSTM on raw windows.
     members: networks averaged into the saved model (default config.MEMBERS for "shipped", 1 for "tutorial").
+    no_sign: add the "no sign" output and its examples (see `examples`).
     """
     if recipe not in ("shipped", "tutorial"):
         raise SignlangError(f"unknown recipe {recipe!r}: use 'shipped' or 'tutorial'")
-    actions = list(actions or data.actions)
-    unknown = sorted(set(data.y) - set(actions))
-    if unknown:
-        raise SignlangError(f"data has actions {unknown} that are not among the actions to train {actions}")
-    if len(actions) < 2:
-        raise SignlangError(f"training needs at least two actions, the data has {actions}")
-    labels = np.array([actions.index(a) for a in data.y])
-    Y = np.eye(len(actions), dtype=np.float32)[labels]
-    model, histories = fit_members(data.X, Y, data.groups, recipe, members, epochs, batch_size, patience,
-                                   val_fraction, seed, Path(logdir) / time.strftime("%Y%m%d-%H%M%S"), verbose)
-    save(model, model_path, actions)
+    X, labels, groups, weights, outputs = examples(data, actions, no_sign, seed)
+    Y = np.eye(len(outputs), dtype=np.float32)[labels]
+    model, histories = fit_members(X, Y, groups, recipe, members, epochs, batch_size, patience, val_fraction, seed,
+                                   Path(logdir) / time.strftime("%Y%m%d-%H%M%S"), verbose, weights)
+    save(model, model_path, outputs, config.NO_SIGN if no_sign else None)
     plot_history(histories, Path(model_path).with_suffix(".png"))
     return model, histories
 
 
 def fit_members(X, Y, groups, recipe="shipped", members=None, epochs=150, batch_size=64, patience=25,
-                val_fraction=0.2, seed=0, logdir=None, verbose=1):
+                val_fraction=0.2, seed=0, logdir=None, verbose=1, weights=None):
     """Trains `members` networks, each on its own by-group split, and averages them into one model.
 
     Each member holds out different people for early stopping, so together they have seen everyone. One
@@ -85,8 +113,9 @@ def fit_members(X, Y, groups, recipe="shipped", members=None, epochs=150, batch_
         name = "signlang" if members == 1 else f"member_{m + 1}"
         net = build_recipe(Y.shape[1], name=name) if shipped else build_model(Y.shape[1])
         log = [] if logdir is None else [keras.callbacks.TensorBoard(log_dir=str(Path(logdir) / name))]
-        histories.append(fit(net, X[tr], Y[tr], (X[va], Y[va]), epochs, batch_size, shipped, patience, log, verbose,
-                             seed + m, SHIPPED_START_FROM_EPOCH if shipped else 0))
+        w = np.ones(len(X), np.float32) if weights is None else weights
+        histories.append(fit(net, X[tr], Y[tr], (X[va], Y[va], w[va]), epochs, batch_size, shipped, patience, log,
+                             verbose, seed + m, SHIPPED_START_FROM_EPOCH if shipped else 0, w[tr]))
         nets.append(net)
     return average(nets), histories
 
