@@ -1,11 +1,19 @@
 """How well a model file does on labelled data: accuracy, the tutorial's multilabel confusion matrices,
-per-class precision/recall and a confusion-matrix plot."""
+per-class precision/recall and a confusion-matrix plot; and, on a user's own labelled clips run through
+the detector (`evaluate --videos`), the sentences, word error rate and false signs per minute."""
+
+import csv
+import os
+import sys
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, multilabel_confusion_matrix
 
+from signlang import config
 from signlang.errors import SignlangError
 from signlang.model import load_actions, load_model
+from signlang.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 
 def evaluate(model_path, data, batch_size=256):
@@ -83,3 +91,201 @@ def plot_confusion(result, path=None):
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
+
+
+# --- labelled clips through the detector (`signlang evaluate --videos`) --------------------------------
+
+class Label(tuple):
+    """(clip path, expected signs), plus `name`, the clip as the user wrote it, and `where`, the row or
+    folder it came from, for error messages."""
+
+    def __new__(cls, clip, signs, name=None, where=None):
+        label = super().__new__(cls, (Path(clip), list(signs)))
+        label.name = os.fspath(clip) if name is None else name
+        label.where = label.name if where is None else where
+        return label
+
+
+def read_labels(path, actions=None):
+    """The labelled clips of a CSV file or a folder, as a list of (clip path, expected signs list).
+
+    CSV: rows `file,signs` (an optional header row whose first cell is `file`; paths relative to the CSV's
+    folder; signs space-separated in order; an empty or missing cell = no sign; blank lines ignored).
+    Folder: `<root>/<sign>/<clip>` shows that one sign, `<root>/idle/<clip>` (config.NO_SIGN) none; a clip
+    is a video file or a folder of images. Every row is checked (the file exists, and with `actions`
+    every sign is one of them) before anything is returned; a bad one is a SignlangError naming it.
+    """
+    path = Path(path)
+    if path.is_dir():
+        labels = _folder_labels(path)
+    elif path.is_file():
+        labels = _csv_labels(path)
+    else:
+        raise SignlangError(f"{path}: no such file or folder")
+    if actions is not None:
+        check_signs(labels, actions)
+    return labels
+
+
+def _csv_labels(path):
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [(n, [cell.strip() for cell in row]) for n, row in enumerate(csv.reader(f), 1)]
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise SignlangError(f"{path}: not a CSV file of rows file,signs ({e})") from None
+    rows = [(n, row) for n, row in rows if any(row)]  # blank lines
+    if rows and rows[0][1][0].lower() == "file":
+        rows = rows[1:]
+    if not rows:
+        raise SignlangError(f"{path}: no clips in the file (expected rows file,signs)")
+    labels = []
+    for n, row in rows:
+        where = f"{path}:{n}"
+        if len(row) > 2:
+            raise SignlangError(f"{where}: {len(row)} cells, expected file,signs (signs separated by spaces)")
+        if not row[0]:
+            raise SignlangError(f"{where}: no file name in the first cell")
+        clip = path.parent / row[0]
+        if not clip.exists():
+            raise SignlangError(f"{where}: {row[0]}: no such file")
+        labels.append(Label(clip, row[1].split() if len(row) > 1 else [], row[0], where))
+    return labels
+
+
+def _folder_labels(root):
+    labels = []
+    for folder in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
+        if not folder.is_dir():
+            if folder.suffix.lower() in VIDEO_EXTENSIONS:
+                raise SignlangError(f"{folder}: a clip must be in a folder named after its sign, "
+                                    f"{root}/<sign>/<clip> (or {root}/{config.NO_SIGN}/<clip> for no sign)")
+            continue
+        signs = [] if folder.name == config.NO_SIGN else [folder.name]
+        for clip in sorted(folder.iterdir()):
+            if clip.name.startswith("."):
+                continue
+            if (clip.suffix.lower() in VIDEO_EXTENSIONS and clip.is_file()) or (
+                    clip.is_dir() and any(p.suffix.lower() in IMAGE_EXTENSIONS for p in clip.iterdir())):
+                labels.append(Label(clip, signs, os.fspath(clip.relative_to(root)), str(folder)))
+    if not labels:
+        raise SignlangError(f"{root}: no clips in <sign>/ or {config.NO_SIGN}/ sub-folders "
+                            f"(videos {', '.join(VIDEO_EXTENSIONS)} or image folders)")
+    return labels
+
+
+def check_signs(labels, actions, no_sign=None):
+    """Raises a SignlangError naming the first label with a sign not in `actions` (never config.NO_SIGN
+    nor the model's "no sign" output `no_sign`: a clip without signs has none)."""
+    not_signs = {config.NO_SIGN, no_sign}
+    known = [a for a in actions if a not in not_signs]
+    for label in labels:
+        where = getattr(label, "where", os.fspath(label[0]))
+        for sign in label[1]:
+            if sign in not_signs:
+                raise SignlangError(f"{where}: {sign!r} is not a sign: leave the signs empty for a clip without signs")
+            if sign not in known:
+                raise SignlangError(f"{where}: unknown sign {sign!r} (the model knows {', '.join(known)})")
+
+
+def edit_distance(a, b):
+    """Levenshtein distance between two word lists: insertions, deletions and substitutions."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def evaluate_videos(labels, model_path, fps=config.FPS, threshold=config.THRESHOLD, progress=True):
+    """Runs each labelled clip through the detector, as `signlang detect` does; returns a JSON-ready dict.
+
+    labels: a CSV file or folder (read_labels), or a list of (clip path, expected signs). All of them are
+    checked before the first clip runs. Per clip: file, expected, detected, exact, errors (word edit
+    distance), seconds (frames processed / fps). A clip that fails to open or decode gets `error`, detected
+    None, seconds None, is not exact and counts all its expected words as errors. Overall: clips, exact
+    (share), word_error_rate (total errors / expected words, None without expected words) and
+    false_signs_per_minute (signs detected on clips expecting none / their minutes, None without such clips).
+    """
+    from tqdm import tqdm
+
+    from signlang.detector import check_threshold
+    from signlang.model import load_no_sign
+    from signlang.predictor import load_predictor
+    from signlang.realtime import run
+    from signlang.sources import open_source
+
+    check_threshold(threshold)
+    if not fps > 0:
+        raise SignlangError(f"--fps must be a positive number of frames a second, not {fps}")
+    source = labels if isinstance(labels, (str, os.PathLike)) else None
+    labels = read_labels(labels) if source is not None else [label if isinstance(label, Label) else Label(*label)
+                                                               for label in labels]
+    if not labels:
+        raise SignlangError("no labelled clips to evaluate")
+    check_signs(labels, load_actions(model_path), load_no_sign(model_path))
+    predictor = load_predictor(model_path)
+    clips = []
+    for label in tqdm(labels, unit="clip", disable=not progress, file=sys.stderr):
+        clip, expected = label
+        entry = {"file": label.name, "expected": expected}
+        try:
+            summary = run(open_source(clip, fps), predictor, threshold, fps)
+        except SignlangError as error:
+            entry.update(detected=None, exact=False, errors=len(expected), seconds=None, error=str(error))
+        else:
+            detected = list(summary["sentence"])
+            entry.update(detected=detected, exact=detected == expected, errors=edit_distance(expected, detected),
+                         seconds=round(summary["frames"] / fps, 3))
+        clips.append(entry)
+    words = sum(len(c["expected"]) for c in clips)
+    idle = [c for c in clips if not c["expected"] and c["detected"] is not None]
+    idle_minutes = sum(c["seconds"] for c in idle) / 60
+    false_signs = sum(len(c["detected"]) for c in idle)
+    return {
+        "model": str(model_path),
+        "labels": None if source is None else str(source),
+        "fps": fps,
+        "threshold": threshold,
+        "per_clip": clips,
+        "clips": len(clips),
+        "exact": sum(c["exact"] for c in clips) / len(clips),
+        "words": words,
+        "word_errors": sum(c["errors"] for c in clips),
+        "word_error_rate": sum(c["errors"] for c in clips) / words if words else None,
+        "idle_clips": len(idle),
+        "idle_minutes": round(idle_minutes, 4),
+        "false_signs": false_signs,
+        "false_signs_per_minute": false_signs / idle_minutes if idle_minutes else None,
+        "failed": sum("error" in c for c in clips),
+    }
+
+
+def format_videos_text(result):
+    """The result of evaluate_videos as the readable report the CLI prints: one line per clip, then totals."""
+    words = lambda signs: " ".join(signs) or "(none)"
+    clips = result["per_clip"]
+    file_width = max(len("clip"), *(len(c["file"]) for c in clips)) + 2
+    expected_width = max(len("expected"), *(len(words(c["expected"])) for c in clips)) + 2
+    detected_width = max(len("detected"), *(len(words(c["detected"] or [])) for c in clips)) + 2
+    lines = [f"{'clip':<{file_width}}{'expected':<{expected_width}}detected"]
+    for c in clips:
+        if "error" in c:
+            lines.append(f"{c['file']:<{file_width}}{words(c['expected']):<{expected_width}}error: {c['error']}")
+            continue
+        verdict = "ok" if c["exact"] else f"{c['errors']} word error{'s' * (c['errors'] != 1)}"
+        lines.append(f"{c['file']:<{file_width}}{words(c['expected']):<{expected_width}}"
+                     f"{words(c['detected']):<{detected_width}}{verdict}".rstrip())
+    exact = sum(c["exact"] for c in clips)
+    wer = ("n/a (no expected signs)" if result["word_error_rate"] is None else
+           f"{result['word_error_rate']:.3f} ({result['word_errors']} word edit{'s' * (result['word_errors'] != 1)} "
+           f"for {result['words']} expected word{'s' * (result['words'] != 1)})")
+    false = ("n/a (no clip without signs)" if result["false_signs_per_minute"] is None else
+             f"{result['false_signs_per_minute']:.2f} ({result['false_signs']} in {result['idle_minutes'] * 60:.1f} s "
+             f"of {result['idle_clips']} clip{'s' * (result['idle_clips'] != 1)} without signs)")
+    lines += ["", f"exactly right    {exact} of {result['clips']} clips ({result['exact']:.1%})",
+              f"word error rate  {wer}", f"false signs/min  {false}"]
+    if result["failed"]:
+        lines.append(f"failed           {result['failed']} clip{'s' * (result['failed'] != 1)} could not be read")
+    return "\n".join(lines)
