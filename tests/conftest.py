@@ -10,6 +10,33 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 VIDEOS = SHARED / "videos"
 SIGNERS = SHARED / "data" / "signers"
+MORE_SIGNS = SHARED / "data" / "more_signs"
+
+# Test subjects, picked by name (the shared folders are not in a fixed order and keep growing). From
+# SIGNERS/manifest.json: `face: full` people with 30 recordings each of hello, thanks and iloveyou and the
+# fewest frames without hands. Tests take distinct people wherever they need people a model has not seen.
+FULL_FACE = (
+    "Abhishek3670__Sign-Language-Detection-using-LSTM-Deep-Learning-Model",
+    "Samuel-WM__sign-language-detection-demo",
+    "Arjuna1-1__Sign-Language-Detector",
+    "Ps1231__Expresshio",
+    "Dhruvin-Virani__Sign-Language-Detection-Model",
+    "Its-Suryakumar__Sign-Language-Recognition",
+    "Priyansh159__sign-language-recognition",
+    "RSBhoomika__Sign-Language-Recognition",
+    "ManishSinghh__Major_project",
+    "Melicom0701__signlanguage_lstm",
+    "NiranjanV823__Sign-Language-Detection",
+    "Bhavyagokhroo__Sign-language-detection",
+    "Amjad-Malik__Deep.Learning",
+    "Minkeyyyy__1",
+    "Mario13546__SeniorProject_ASL_Recognition",
+    "Aryan9Dwivedi__Sign-Language-Detection",
+)
+# From MORE_SIGNS/manifest.json: a person with hello/thanks/iloveyou in SIGNERS and 30 each of yes and no
+# in MORE_SIGNS, and one with hello/thanks/iloveyou and 30 `idle` recordings (a person in view, not signing).
+YES_NO = "MokshaVS03__Action_to_Speech_Conversion"
+IDLE = "Yashrajdps13__ASL_Detection-Flutter"
 
 
 def need(path):
@@ -17,6 +44,23 @@ def need(path):
     if not path.exists():
         pytest.skip(f"{path} is absent: real clips and recordings live in ../shared beside the checkout (CI and developers only)")
     return path
+
+
+def _archive(folder, name):
+    path = need(folder) / f"{name}.npz.xz"
+    if not path.is_file():  # the shared folder is there but the named person is not: a broken setup, not a skip
+        pytest.fail(f"{path}: no such archive; pick test subjects from {folder / 'manifest.json'}")
+    return path
+
+
+def signer_archive(name):
+    """The hello/thanks/iloveyou archive of the person `name` (a file stem of SIGNERS)."""
+    return _archive(SIGNERS, name)
+
+
+def more_signs_archive(name):
+    """The other signs (idle, yes, no, ...) of the person `name` (a file stem of MORE_SIGNS)."""
+    return _archive(MORE_SIGNS, name)
 
 
 @pytest.fixture(scope="session")

@@ -4,18 +4,16 @@ import io
 import lzma
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import FULL_FACE, YES_NO, more_signs_archive, signer_archive
 from signlang import data
 from signlang.errors import SignlangError
 
-SIGNERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signers"
-if not SIGNERS.is_dir():
-    pytest.skip(f"real recordings not found at {SIGNERS} (the shared folder beside the repo)", allow_module_level=True)
-ARCHIVES = sorted(SIGNERS.glob("*.npz.xz"))
+# Three different people (FULL_FACE: hello, thanks and iloveyou, 30 each).
+TREE_PERSON, ARCHIVE_PERSON, BAD_ARCHIVE_PERSON = FULL_FACE[:3]
 
 
 def read_archive(path):
@@ -25,7 +23,7 @@ def read_archive(path):
 
 @pytest.fixture(scope="module")
 def signer():
-    return read_archive(ARCHIVES[0])
+    return read_archive(signer_archive(TREE_PERSON))
 
 
 def write_tree(root, X, y, per_action=3, rename=None):
@@ -65,14 +63,24 @@ def test_any_number_of_actions_and_one_group_per_folder(tmp_path, signer):
 
 
 def test_archives_npz_xz_and_folders_of_archives(tmp_path):
-    X, y = read_archive(ARCHIVES[1])
+    X, y = read_archive(signer_archive(ARCHIVE_PERSON))
     np.savez(tmp_path / "plain.npz", X=X[:10], y=y[:10])
-    shutil.copy(ARCHIVES[1], tmp_path / "packed.npz.xz")
+    shutil.copy(signer_archive(ARCHIVE_PERSON), tmp_path / "packed.npz.xz")
     one = data.load(tmp_path / "plain.npz", progress=False)
     assert np.array_equal(one.X, X[:10].astype(np.float32)) and list(one.y) == list(y[:10])
     folder = data.load(tmp_path, progress=False)
     assert len(folder.y) == 10 + len(y)
     assert sorted(np.unique(folder.groups)) == ["packed", "plain"]  # an archive is named after its person
+
+
+def test_a_persons_archives_of_one_name_are_one_group():
+    """../shared keeps a person's other signs in more_signs/ under the same file name: one group (person)."""
+    ds = data.load([signer_archive(YES_NO), more_signs_archive(YES_NO), signer_archive(ARCHIVE_PERSON)],
+                   progress=False)
+    assert ds.actions == ["hello", "thanks", "iloveyou", "no", "yes"]
+    assert sorted(np.unique(ds.groups)) == sorted([YES_NO, ARCHIVE_PERSON])
+    assert set(ds.y[ds.groups == YES_NO]) == {"hello", "thanks", "iloveyou", "yes", "no"}
+    assert list(ds.y[ds.groups == ARCHIVE_PERSON]).count("hello") == 30
 
 
 def bad(root, message, skip_count=1):
@@ -124,7 +132,7 @@ def test_empty_action_folder(tree):
 
 
 def test_bad_archives(tmp_path):
-    X, y = read_archive(ARCHIVES[2])
+    X, y = read_archive(signer_archive(BAD_ARCHIVE_PERSON))
     np.savez(tmp_path / "a_good.npz", X=X[:4], y=y[:4])
     np.savez(tmp_path / "b_shape.npz", X=X[:4, :20], y=y[:4])
     bad(tmp_path, re.escape(str(tmp_path / "b_shape.npz")) + r": X has shape \(4, 20, 1662\)")

@@ -13,20 +13,24 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from signlang import config, data, layout, model as M, train as training
+from conftest import FULL_FACE, IDLE, YES_NO, more_signs_archive, signer_archive
+from signlang import config, data, layout, model as M, nosign, train as training
 from signlang.augment import augment
 from signlang.features import FACE_ASPECT, UPPER_BODY, Normalize
 from signlang.errors import SignlangError
 
-SIGNERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signers"
-if not SIGNERS.is_dir():
-    pytest.skip(f"real recordings not found at {SIGNERS} (the shared folder beside the repo)", allow_module_level=True)
-ARCHIVES = sorted(SIGNERS.glob("*.npz.xz"))
-
 
 @pytest.fixture(scope="module")
 def six():
-    return data.load(ARCHIVES[:6], progress=False)
+    """Six different people (FULL_FACE, by name), hello/thanks/iloveyou 30 each."""
+    return data.load([signer_archive(name) for name in FULL_FACE[:6]], progress=False)
+
+
+@pytest.fixture(scope="module")
+def with_other_signs():
+    """Two people with more than the tutorial's signs: one with `idle` recordings, one with yes and no."""
+    return data.load([signer_archive(IDLE), more_signs_archive(IDLE), signer_archive(YES_NO),
+                      more_signs_archive(YES_NO)], progress=False)
 
 
 def test_build_model_is_the_tutorial_architecture():
@@ -194,9 +198,10 @@ def test_training_learns_from_real_people(tmp_path, six):
     keep = six.groups != six.groups[-1]
     train = data.Dataset(six.X[keep], six.y[keep], six.groups[keep], six.actions)
     model, histories = training.train(train, tmp_path / "m.h5", tmp_path / "Logs", members=2, epochs=12, verbose=0)
+    assert M.load_actions(tmp_path / "m.h5") == [*six.actions, config.NO_SIGN]
     held = ~keep
     probabilities = model.predict(six.X[held], verbose=0)
-    predicted = np.array(six.actions)[probabilities.argmax(-1)]
+    predicted = np.array([*six.actions, config.NO_SIGN])[probabilities.argmax(-1)]
     assert (predicted == six.y[held]).mean() > 0.6
     members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     assert len(members) == 2 == len(histories)
@@ -229,11 +234,88 @@ def test_keras2_tutorial_file_loads(tmp_path, six):
 
 
 def test_train_rejects_bad_requests_before_training(tmp_path, six):
+    """Without the 'no sign' output every action in the data must be trained and two are needed; with it,
+    one sign is enough but the 'no sign' action alone is not."""
     with pytest.raises(SignlangError, match=r"data has actions \['iloveyou'\] that are not among .*\['hello', 'thanks'\]"):
-        training.train(six, tmp_path / "m.h5", actions=["hello", "thanks"])
+        training.train(six, tmp_path / "m.h5", actions=["hello", "thanks"], no_sign=False)
     one = data.Dataset(six.X[six.y == "hello"], six.y[six.y == "hello"], six.groups[six.y == "hello"], ["hello"])
     with pytest.raises(SignlangError, match=r"at least two actions, the data has \['hello'\]"):
-        training.train(one, tmp_path / "m.h5")
+        training.train(one, tmp_path / "m.h5", no_sign=False)
+    with pytest.raises(SignlangError, match=r"at least one sign, the data has \[\]"):
+        training.train(six, tmp_path / "m.h5", actions=[config.NO_SIGN])
     with pytest.raises(SignlangError, match="unknown recipe 'gru'"):
         training.train(six, tmp_path / "m.h5", recipe="gru")
     assert not (tmp_path / "m.h5").exists()
+
+
+# --- the 'no sign' output: training examples and the windows cut from sign recordings -----------------
+
+def test_examples_map_idle_and_other_signs_to_no_sign_and_add_windows(with_other_signs, monkeypatch):
+    ds = with_other_signs
+    n = len(ds.y)
+    assert sorted(np.unique(ds.groups)) == sorted([IDLE, YES_NO])  # a person's two archives are one group
+    monkeypatch.setattr(config, "NO_SIGN_WEIGHT", 0.4)  # a value no sign example would get by accident
+    X, labels, groups, weights, outputs = training.examples(ds, actions=list(config.ACTIONS))
+    assert outputs == ["hello", "thanks", "iloveyou", "idle"]
+    signs = np.isin(ds.y, config.ACTIONS)
+    assert {"idle", "yes", "no"} == set(ds.y[~signs])
+    assert np.array_equal(labels[:n], [config.ACTIONS.index(a) if a in config.ACTIONS else 3 for a in ds.y])
+    assert np.array_equal(X[:n], ds.X) and np.array_equal(groups[:n], ds.groups)
+    made = len(X) - n
+    expected = config.NO_SIGN_SHARE * signs.sum()
+    assert made > 0 and abs(made - expected) <= 2, (made, expected)  # one rounding per group
+    assert X.shape[1:] == (30, 1662) and len(labels) == len(groups) == len(weights) == len(X)
+    assert (labels[n:] == 3).all() and set(groups[n:]) == {IDLE, YES_NO}
+    assert np.array_equal(weights, np.where(labels == 3, 0.4, 1.0).astype(np.float32))
+    monkeypatch.undo()
+    weights = training.examples(ds, actions=list(config.ACTIONS))[3]
+    assert np.allclose(weights[labels == 3], config.NO_SIGN_WEIGHT) and np.allclose(weights[labels < 3], 1.0)
+
+
+def test_examples_default_actions_and_without_no_sign(with_other_signs, six):
+    _, labels, _, _, outputs = training.examples(with_other_signs)  # every sign of the data, then 'no sign'
+    assert outputs == ["hello", "thanks", "iloveyou", "no", "yes", "idle"]
+    n = len(with_other_signs.y)
+    assert np.array_equal(labels[:n] == 5, with_other_signs.y == "idle")
+    X, labels, _, weights, outputs = training.examples(six, no_sign=False)
+    assert outputs == list(config.ACTIONS) and len(X) == len(six.y)  # nothing added
+    assert np.array_equal(np.array(outputs)[labels], six.y) and (weights == 1).all()
+    with pytest.raises(SignlangError, match=r"data has actions \['idle', 'no', 'yes'\] that are not among"):
+        training.examples(with_other_signs, actions=list(config.ACTIONS), no_sign=False)
+
+
+def pose_of(frames):
+    return frames[..., layout.POSE].reshape(len(frames), layout.POSE_LANDMARKS, 4)
+
+
+def test_at_rest_hides_the_hands_and_drops_the_wrists(six):
+    hands = np.any(six.X[..., layout.LEFT_HAND] != 0, axis=-1) | np.any(six.X[..., layout.RIGHT_HAND] != 0, axis=-1)
+    pose_seen = np.any(six.X[..., layout.POSE] != 0, axis=-1)
+    frames = six.X[np.flatnonzero(hands.all(axis=1) & pose_seen.all(axis=1))[0]]  # hands and pose in every frame
+    before = frames.copy()
+    rest = nosign.at_rest(frames, np.random.default_rng(0))
+    assert np.array_equal(frames, before)  # the input is left alone
+    assert rest.shape == frames.shape and rest.dtype == frames.dtype
+    assert not rest[:, layout.LEFT_HAND].any() and not rest[:, layout.RIGHT_HAND].any()
+    pose, original = pose_of(rest), pose_of(frames)
+    shoulders_y = original[:, [11, 12], 1].max(axis=1)
+    assert (pose[:, 15, 1] > shoulders_y).all() and (pose[:, 16, 1] > shoulders_y).all()  # wrists below shoulders
+    assert (pose[:, 15, 1] > pose[:, 13, 1]).all() and (pose[:, 16, 1] > pose[:, 14, 1]).all()  # below the elbows
+    arms = np.arange(13, 23)
+    assert not np.allclose(pose[:, arms], original[:, arms])
+    others = np.setdiff1d(np.arange(layout.POSE_LANDMARKS), arms)
+    assert np.array_equal(pose[:, others], original[:, others])
+    assert np.array_equal(rest[:, layout.FACE], frames[:, layout.FACE])
+
+
+@pytest.mark.parametrize("share", [config.NO_SIGN_SHARE, 0.5])
+def test_windows_are_about_share_times_n_rest_windows_of_each_group(six, share):
+    X, groups = six.X[:150], six.groups[:150]  # two people (90 + 60 sequences)
+    assert len(np.unique(groups)) == 2
+    made, made_groups = nosign.windows(X, groups, np.random.default_rng(0), share=share)
+    assert made.shape[1:] == (30, 1662) and np.issubdtype(made.dtype, np.floating) and np.isfinite(made).all()
+    assert abs(len(made) - share * len(X)) <= 2 and len(made_groups) == len(made)
+    assert set(made_groups) == set(groups)
+    no_hands = ~np.any(made[..., layout.LEFT_HAND] != 0, axis=-1) & ~np.any(made[..., layout.RIGHT_HAND] != 0, axis=-1)
+    assert (no_hands.sum(axis=1) >= 21).all()  # rest, or a sign's first/last 3-9 frames beside rest
+    assert (no_hands.sum(axis=1) == 30).any() and (no_hands.sum(axis=1) < 30).any()  # both kinds
