@@ -24,12 +24,13 @@ test: setup
 	$(BIN)/python -m pytest
 
 train: setup
-	$(BIN)/signlang train --data ../shared/data/signers --model action.h5 --logdir Logs
+	$(BIN)/signlang train --data ../shared/data/signers ../shared/data/more_signs --actions hello thanks iloveyou --model action.h5 --logdir Logs
 
 bench: setup
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/realtime.py
 	$(BIN)/python bench/unseen.py
+	$(BIN)/python bench/streams.py
 
 notebook: setup
 	$(BIN)/jupyter lab ActionDetection.ipynb

@@ -65,11 +65,11 @@ def augment(X, rng):
 
 
 class Augmented(keras.utils.PyDataset):
-    """Shuffled batches (windows, targets, example weights) of freshly augmented windows, new ones every epoch."""
+    """Shuffled batches of freshly augmented windows, new ones every epoch."""
 
-    def __init__(self, X, Y, weights, batch_size, seed=0):
+    def __init__(self, X, Y, batch_size, seed=0):
         super().__init__()
-        self.X, self.Y, self.weights, self.batch_size = X, Y, weights, batch_size
+        self.X, self.Y, self.batch_size = X, Y, batch_size
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(X))
 
@@ -78,7 +78,7 @@ class Augmented(keras.utils.PyDataset):
 
     def __getitem__(self, i):
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-        return augment(self.X[idx], self.rng), self.Y[idx], self.weights[idx]
+        return augment(self.X[idx], self.rng), self.Y[idx]
 
     def on_epoch_end(self):
         self.order = self.rng.permutation(len(self.X))

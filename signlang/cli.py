@@ -114,17 +114,17 @@ def build_parser():
     p.add_argument("--logdir", default=config.LOG_DIR, help="TensorBoard runs go to a new folder in here")
     p.add_argument("--actions", nargs="+",
                    help="the signs, in output order (default: the data's, the tutorial's first); other actions "
-                        "in the data become 'no sign' examples")
+                        "in the data are left out")
     p.add_argument("--no-idle", action="store_true",
                    help=f"no '{config.NO_SIGN}' output: every window is one of the signs (the tutorial's model); "
-                        f"by default the model also learns 'no sign' from {config.NO_SIGN}/ folders, other "
-                        "actions and rest windows cut from the recordings")
+                        f"by default the model also learns 'no sign' from {config.NO_SIGN}/ folders and from rest "
+                        "windows cut from the recordings")
     p.add_argument("--recipe", choices=("shipped", "tutorial"), default="shipped",
                    help="shipped: normalised features, augmentation, conv net; tutorial: the notebook's LSTM")
     p.add_argument("--members", type=positive_int,
                    help=f"networks averaged into the model (default: {config.MEMBERS} shipped, 1 tutorial)")
-    p.add_argument("--epochs", type=positive_int, default=150, help="at most this many epochs (each member)")
-    p.add_argument("--patience", type=positive_int, default=25, help="early stopping: epochs without progress")
+    p.add_argument("--epochs", type=positive_int, default=config.EPOCHS, help="at most this many epochs (each member)")
+    p.add_argument("--patience", type=positive_int, default=config.PATIENCE, help="early stopping: epochs without progress")
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-bad", action="store_true", help="skip (and count) bad sequences instead of stopping")

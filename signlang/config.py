@@ -16,4 +16,5 @@ SENTENCE_LENGTH = 5                        # words kept in the running sentence
 MEMBERS = 3                                # networks averaged in a model of the shipped recipe (bench/unseen.py)
 NO_SIGN = "idle"                          # the "no sign" output of a model; MP_Data/idle holds examples, as do clips in <videos>/idle
 NO_SIGN_SHARE = 0.25                       # 'no sign' windows cut from the sign recordings, per sign sequence (signlang.nosign)
-NO_SIGN_WEIGHT = 1.0                       # training weight of a 'no sign' example against a sign's
+EPOCHS = 60                                # at most, per network; early stopping picks the best epoch
+PATIENCE = 15                              # early stopping: epochs without a better validation loss

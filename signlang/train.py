@@ -17,7 +17,7 @@ from signlang.model import average, build_model, build_recipe, save
 
 # Early stopping keeps the shipped recipe's best epoch from here on: the validation loss of a few held-out
 # people is noisy, and networks it stopped at epochs 5-13 did worse on new people (exploratory runs, 2 folds).
-SHIPPED_START_FROM_EPOCH = 40
+SHIPPED_START_FROM_EPOCH = 30
 
 
 def split(y, groups, val_fraction=0.2, seed=0):
@@ -33,52 +33,50 @@ def split(y, groups, val_fraction=0.2, seed=0):
     return next(GroupShuffleSplit(n_splits=1, test_size=val_fraction, random_state=seed).split(idx, y, groups))
 
 
-def fit(model, X, Y, validation, epochs, batch_size=64, augmented=True, patience=25, callbacks=(), verbose=1,
-        seed=0, start_from_epoch=0, weights=None):
+def fit(model, X, Y, validation, epochs, batch_size=64, augmented=True, patience=config.PATIENCE, callbacks=(), verbose=1,
+        seed=0, start_from_epoch=0):
     """Keras fit with early stopping on the validation loss, best weights restored (chosen from
-    start_from_epoch on). weights: one per example (None: all 1)."""
+    start_from_epoch on)."""
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True,
                                          start_from_epoch=start_from_epoch, verbose=min(verbose, 1))
-    weights = np.ones(len(X), np.float32) if weights is None else weights
-    data = Augmented(X, Y, weights, batch_size, seed) if augmented else X
+    data = Augmented(X, Y, batch_size, seed) if augmented else X
     return model.fit(data, None if augmented else Y, batch_size=None if augmented else batch_size,
-                     sample_weight=None if augmented else weights, epochs=epochs, validation_data=validation,
-                     callbacks=[stop, *callbacks], verbose=verbose)
+                     epochs=epochs, validation_data=validation, callbacks=[stop, *callbacks], verbose=verbose)
 
 
 def examples(data, actions=None, no_sign=True, seed=0):
-    """The training examples of a data.Dataset: (X, labels, groups, weights, outputs).
+    """The training examples of a data.Dataset: (X, labels, groups, outputs).
 
-    outputs are the model's output names: `actions` (default: the data's), then config.NO_SIGN when
-    no_sign is on. Its examples are the data's own NO_SIGN recordings, its sequences of signs outside
-    `actions`, and windows of rest, sign onsets and offsets and hidden hands cut from each group's sign
-    recordings (signlang.nosign); they weigh config.NO_SIGN_WEIGHT each, so that a sign the model is
-    unsure of stays a sign (a "no sign" answer to a real sign is the costlier mistake). Without
-    no_sign, every action in the data must be among `actions`.
+    outputs are the model's output names: the signs (`actions`, default the data's), then config.NO_SIGN
+    when no_sign is on. Its examples are the data's own NO_SIGN recordings and windows of rest and of sign
+    onsets and offsets cut from each group's sign recordings (signlang.nosign). Sequences of actions
+    outside `actions` are left out (and counted on stderr): taken as "no sign" examples, signs outside the
+    vocabulary taught the model to answer "no sign" to the real signs of new people (README).
     """
-    signs = [a for a in (actions or data.actions) if not (no_sign and a == config.NO_SIGN)]
-    outside = sorted(set(data.y) - set(signs))
-    if outside and not no_sign:
-        raise SignlangError(f"data has actions {outside} that are not among the actions to train {signs}")
+    signs = [a for a in (actions or data.actions) if a != config.NO_SIGN]
     if len(signs) < (1 if no_sign else 2):
         raise SignlangError(f"training needs at least {'one sign' if no_sign else 'two actions'}, the data has {signs}")
     outputs = signs + [config.NO_SIGN] if no_sign else signs
-    labels = np.array([outputs.index(a) if a in signs else len(signs) for a in data.y])
-    X, groups = data.X, data.groups
+    missing = sorted(set(outputs) - set(data.y) - {config.NO_SIGN})
+    if missing:
+        raise SignlangError(f"no recordings of {missing} in the data (it has {data.actions})")
+    left_out = sorted(set(data.y) - set(outputs))
+    if left_out:
+        print(f"signlang: left out: {', '.join(f'{a} ({np.sum(data.y == a)})' for a in left_out)}", file=sys.stderr)
+    keep = np.isin(data.y, outputs)
+    X, groups = data.X[keep], data.groups[keep]
+    labels = np.array([outputs.index(a) for a in data.y[keep]])
     if no_sign:
-        if outside:
-            print(f"signlang: 'no sign' examples: {', '.join(f'{a} ({np.sum(data.y == a)})' for a in outside)}",
-                  file=sys.stderr)
         sign = labels < len(signs)
         made, made_groups = nosign.windows(X[sign], groups[sign], np.random.default_rng(seed))
         X, groups = np.concatenate([X, made]), np.concatenate([groups, made_groups])
         labels = np.concatenate([labels, np.full(len(made), len(signs))])
-    weights = np.where(labels == len(signs), config.NO_SIGN_WEIGHT if no_sign else 1.0, 1.0).astype(np.float32)
-    return X, labels, groups, weights, outputs
+    return X, labels, groups, outputs
 
 
 def train(data, model_path=config.MODEL_PATH, logdir=config.LOG_DIR, actions=None, recipe="shipped", members=None,
-          epochs=150, batch_size=64, patience=25, val_fraction=0.2, seed=0, verbose=1, no_sign=True):
+          epochs=config.EPOCHS, batch_size=64, patience=config.PATIENCE, val_fraction=0.2, seed=0, verbose=1,
+          no_sign=True):
     """Trains on a data.Dataset; saves the model and its curve PNG. Returns (model, histories).
 
     recipe "shipped" is build_recipe with augmentation, "tutorial" the tutorial's LSTM on raw windows.
@@ -87,17 +85,17 @@ def train(data, model_path=config.MODEL_PATH, logdir=config.LOG_DIR, actions=Non
     """
     if recipe not in ("shipped", "tutorial"):
         raise SignlangError(f"unknown recipe {recipe!r}: use 'shipped' or 'tutorial'")
-    X, labels, groups, weights, outputs = examples(data, actions, no_sign, seed)
+    X, labels, groups, outputs = examples(data, actions, no_sign, seed)
     Y = np.eye(len(outputs), dtype=np.float32)[labels]
     model, histories = fit_members(X, Y, groups, recipe, members, epochs, batch_size, patience, val_fraction, seed,
-                                   Path(logdir) / time.strftime("%Y%m%d-%H%M%S"), verbose, weights)
+                                   Path(logdir) / time.strftime("%Y%m%d-%H%M%S"), verbose)
     save(model, model_path, outputs, config.NO_SIGN if no_sign else None)
     plot_history(histories, Path(model_path).with_suffix(".png"))
     return model, histories
 
 
-def fit_members(X, Y, groups, recipe="shipped", members=None, epochs=150, batch_size=64, patience=25,
-                val_fraction=0.2, seed=0, logdir=None, verbose=1, weights=None):
+def fit_members(X, Y, groups, recipe="shipped", members=None, epochs=config.EPOCHS, batch_size=64, patience=config.PATIENCE,
+                val_fraction=0.2, seed=0, logdir=None, verbose=1):
     """Trains `members` networks, each on its own by-group split, and averages them into one model.
 
     Each member holds out different people for early stopping, so together they have seen everyone. One
@@ -113,9 +111,8 @@ def fit_members(X, Y, groups, recipe="shipped", members=None, epochs=150, batch_
         name = "signlang" if members == 1 else f"member_{m + 1}"
         net = build_recipe(Y.shape[1], name=name) if shipped else build_model(Y.shape[1])
         log = [] if logdir is None else [keras.callbacks.TensorBoard(log_dir=str(Path(logdir) / name))]
-        w = np.ones(len(X), np.float32) if weights is None else weights
-        histories.append(fit(net, X[tr], Y[tr], (X[va], Y[va], w[va]), epochs, batch_size, shipped, patience, log,
-                             verbose, seed + m, SHIPPED_START_FROM_EPOCH if shipped else 0, w[tr]))
+        histories.append(fit(net, X[tr], Y[tr], (X[va], Y[va]), epochs, batch_size, shipped, patience, log, verbose,
+                             seed + m, SHIPPED_START_FROM_EPOCH if shipped else 0))
         nets.append(net)
     return average(nets), histories
 

@@ -234,10 +234,10 @@ def test_keras2_tutorial_file_loads(tmp_path, six):
 
 
 def test_train_rejects_bad_requests_before_training(tmp_path, six):
-    """Without the 'no sign' output every action in the data must be trained and two are needed; with it,
-    one sign is enough but the 'no sign' action alone is not."""
-    with pytest.raises(SignlangError, match=r"data has actions \['iloveyou'\] that are not among .*\['hello', 'thanks'\]"):
-        training.train(six, tmp_path / "m.h5", actions=["hello", "thanks"], no_sign=False)
+    """Every action to train needs recordings; without the 'no sign' output two are needed; with it, one sign
+    is enough but the 'no sign' action alone is not."""
+    with pytest.raises(SignlangError, match=r"no recordings of \['goodbye'\] in the data"):
+        training.train(six, tmp_path / "m.h5", actions=["hello", "goodbye"])
     one = data.Dataset(six.X[six.y == "hello"], six.y[six.y == "hello"], six.groups[six.y == "hello"], ["hello"])
     with pytest.raises(SignlangError, match=r"at least two actions, the data has \['hello'\]"):
         training.train(one, tmp_path / "m.h5", no_sign=False)
@@ -250,38 +250,33 @@ def test_train_rejects_bad_requests_before_training(tmp_path, six):
 
 # --- the 'no sign' output: training examples and the windows cut from sign recordings -----------------
 
-def test_examples_map_idle_and_other_signs_to_no_sign_and_add_windows(with_other_signs, monkeypatch):
+def test_examples_map_idle_to_no_sign_leave_other_signs_out_and_add_windows(with_other_signs):
     ds = with_other_signs
-    n = len(ds.y)
     assert sorted(np.unique(ds.groups)) == sorted([IDLE, YES_NO])  # a person's two archives are one group
-    monkeypatch.setattr(config, "NO_SIGN_WEIGHT", 0.4)  # a value no sign example would get by accident
-    X, labels, groups, weights, outputs = training.examples(ds, actions=list(config.ACTIONS))
+    assert {"idle", "yes", "no"} == set(ds.y) - set(config.ACTIONS)
+    X, labels, groups, outputs = training.examples(ds, actions=list(config.ACTIONS))
     assert outputs == ["hello", "thanks", "iloveyou", "idle"]
-    signs = np.isin(ds.y, config.ACTIONS)
-    assert {"idle", "yes", "no"} == set(ds.y[~signs])
-    assert np.array_equal(labels[:n], [config.ACTIONS.index(a) if a in config.ACTIONS else 3 for a in ds.y])
-    assert np.array_equal(X[:n], ds.X) and np.array_equal(groups[:n], ds.groups)
+    kept = np.isin(ds.y, outputs)
+    n = kept.sum()
+    assert np.array_equal(labels[:n], [outputs.index(a) for a in ds.y[kept]])
+    assert np.array_equal(X[:n], ds.X[kept]) and np.array_equal(groups[:n], ds.groups[kept])
     made = len(X) - n
-    expected = config.NO_SIGN_SHARE * signs.sum()
+    expected = config.NO_SIGN_SHARE * np.isin(ds.y, config.ACTIONS).sum()
     assert made > 0 and abs(made - expected) <= 2, (made, expected)  # one rounding per group
-    assert X.shape[1:] == (30, 1662) and len(labels) == len(groups) == len(weights) == len(X)
+    assert X.shape[1:] == (30, 1662) and len(labels) == len(groups) == len(X)
     assert (labels[n:] == 3).all() and set(groups[n:]) == {IDLE, YES_NO}
-    assert np.array_equal(weights, np.where(labels == 3, 0.4, 1.0).astype(np.float32))
-    monkeypatch.undo()
-    weights = training.examples(ds, actions=list(config.ACTIONS))[3]
-    assert np.allclose(weights[labels == 3], config.NO_SIGN_WEIGHT) and np.allclose(weights[labels < 3], 1.0)
 
 
 def test_examples_default_actions_and_without_no_sign(with_other_signs, six):
-    _, labels, _, _, outputs = training.examples(with_other_signs)  # every sign of the data, then 'no sign'
+    _, labels, _, outputs = training.examples(with_other_signs)  # every sign of the data, then 'no sign'
     assert outputs == ["hello", "thanks", "iloveyou", "no", "yes", "idle"]
     n = len(with_other_signs.y)
     assert np.array_equal(labels[:n] == 5, with_other_signs.y == "idle")
-    X, labels, _, weights, outputs = training.examples(six, no_sign=False)
+    X, labels, _, outputs = training.examples(six, no_sign=False)
     assert outputs == list(config.ACTIONS) and len(X) == len(six.y)  # nothing added
-    assert np.array_equal(np.array(outputs)[labels], six.y) and (weights == 1).all()
-    with pytest.raises(SignlangError, match=r"data has actions \['idle', 'no', 'yes'\] that are not among"):
-        training.examples(with_other_signs, actions=list(config.ACTIONS), no_sign=False)
+    assert np.array_equal(np.array(outputs)[labels], six.y)
+    X, labels, _, outputs = training.examples(with_other_signs, actions=list(config.ACTIONS), no_sign=False)
+    assert outputs == list(config.ACTIONS) and len(X) == np.isin(with_other_signs.y, config.ACTIONS).sum()
 
 
 def pose_of(frames):
