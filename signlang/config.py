@@ -11,6 +11,7 @@ MIN_DETECTION_CONFIDENCE = 0.5             # Holistic, as in the tutorial
 MIN_TRACKING_CONFIDENCE = 0.5
 MODEL_COMPLEXITY = 1                       # the only pose model shipped inside the mediapipe wheel
 THRESHOLD = 0.5                            # probability a sign needs to enter the sentence
+CONFIDENCE = 0.8                           # ... and on average over its STABLE_FRAMES predictions (README: "Stability")
 STABLE_FRAMES = 10                         # predictions that must agree before a sign is accepted
 SENTENCE_LENGTH = 5                        # words kept in the running sentence
 MEMBERS = 3                                # networks averaged in a model of the shipped recipe (bench/unseen.py)

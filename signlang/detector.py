@@ -9,7 +9,7 @@ How a stream is judged (README: "Real-time detection"):
   its last frame, exactly as `extract` pads a clip shorter than 30 frames, so a 1-3 s clip of one sign
   is judged on the same kind of window the model was trained on.
 - Stability. A sign is given when the last N predictions all name it with a probability above the
-  threshold. N counts predictions at the sampling rate: config.STABLE_FRAMES (10) at config.FPS,
+  threshold and with config.CONFIDENCE (0.8) on average. N counts predictions at the sampling rate: config.STABLE_FRAMES (10) at config.FPS,
   scaled with the rate otherwise, so the sign must hold for the same time (10 frames at 25 fps = 0.4 s).
 - Once per stretch of signing. A sign is given once while the signer keeps signing it; another sign
   in the same stretch is given too (a run of signs). "No sign" as the best output for N / 2 predictions
@@ -50,12 +50,14 @@ class Detector:
     """Feeds keypoint frames one at a time through `predict` and builds the sentence (see module doc).
 
     no_sign: the action name of the model's "no sign" output, or None for a model without one.
+    confidence: the mean probability a sign needs over its N agreeing predictions.
     """
 
     def __init__(self, predict, actions, threshold=config.THRESHOLD, stable=config.STABLE_FRAMES,
-                 sentence_length=config.SENTENCE_LENGTH, min_frames=MIN_FRAMES, no_sign=None):
+                 sentence_length=config.SENTENCE_LENGTH, min_frames=MIN_FRAMES, no_sign=None,
+                 confidence=config.CONFIDENCE):
         check_threshold(threshold)
-        self.predict, self.actions, self.threshold = predict, list(actions), threshold
+        self.predict, self.actions, self.threshold, self.confidence = predict, list(actions), threshold, confidence
         if no_sign is not None and no_sign not in self.actions:
             raise SignlangError(f"the 'no sign' output {no_sign!r} is not among the actions {self.actions}")
         self.no_sign = None if no_sign is None else self.actions.index(no_sign)
@@ -63,6 +65,7 @@ class Detector:
         self.min_frames = min(max(1, min_frames), config.SEQUENCE_LENGTH)
         self.frames = deque(maxlen=config.SEQUENCE_LENGTH)  # bounded: memory stays flat on endless streams
         self.votes = deque(maxlen=stable)
+        self.best_probs = deque(maxlen=stable)  # the best output's probability at each vote
         self.rest = max(1, stable // 2)  # "no sign" predictions in a row that end a stretch of signing
         self.quiet = 0
         self.current = None  # the sign already given in this stretch of signing
@@ -102,8 +105,9 @@ class Detector:
             return None
         self.quiet = 0
         self.votes.append(best if self.probs[best] > self.threshold else None)
+        self.best_probs.append(self.probs[best])
         stable = len(self.votes) == self.votes.maxlen and all(v == best for v in self.votes)
-        if not stable or best == self.current:
+        if not stable or best == self.current or np.mean(self.best_probs) < self.confidence:
             return None
         self.current = best
         sign = self.actions[best]

@@ -82,6 +82,33 @@ def test_detect_recognises_the_sign_of_a_short_clip(env, tmp_path, clip, label):
     assert summary["frames"] == sampled and frame_count(out) == sampled  # one annotated frame per sampled frame
 
 
+def shared_clips(kind):
+    if not (VIDEOS / "manifest.json").is_file():
+        return []
+    return [c for c in json.loads((VIDEOS / "manifest.json").read_text())["clips"] if c["kind"] == kind]
+
+
+@needs_shipped
+@pytest.mark.parametrize("clip", shared_clips("continuous"), ids=lambda c: Path(c["file"]).stem)
+def test_detect_gives_a_run_of_signs_in_order(env, clip):
+    signs, summary = events(signlang(env, "detect", "--source", VIDEOS / clip["file"], "--model", SHIPPED, "--json"))
+    assert summary["sentence"] == clip["signs"] and [s["sign"] for s in signs] == clip["signs"]
+    assert [s["t"] for s in signs] == sorted(s["t"] for s in signs)
+
+
+# People in view whose hands never are: talking to the camera, looking around (manifest `content`).
+HANDS_OUT_OF_VIEW = ["KwaiVGI__LivePortrait__s18.mp4", "OpenTalker__video-retalking__1.mp4"]
+
+
+@needs_shipped
+@pytest.mark.parametrize("name", HANDS_OUT_OF_VIEW)
+def test_detect_is_quiet_while_a_person_talks_without_signing(env, name):
+    clip = VIDEOS / name
+    signs, summary = events(signlang(env, "detect", "--source", clip, "--model", SHIPPED, "--json"))
+    assert signs == [] and summary["sentence"] == [], signs
+    assert summary["frames"] == sum(1 for _ in open_source(clip, config.FPS)) > 100
+
+
 def test_a_video_without_a_person_gives_an_empty_sentence(env, tmp_path, untrained):
     video = tmp_path / "wall.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), config.FPS, (320, 240))

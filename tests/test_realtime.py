@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signlang import config
+from conftest import FULL_FACE, signer_archive
+from signlang import config, data, nosign
 from signlang.detector import MIN_FRAMES, Detector, stable_frames
 from signlang.display import TUTORIAL_COLORS, annotate, bar_colors, prob_viz
 from signlang.layout import FRAME_SIZE
+from signlang.model import load_no_sign
 from signlang.predictor import TOLERANCE, Predictor, cache_dir, export, load_predictor
 from signlang.errors import SignlangError
 
@@ -71,9 +73,17 @@ def test_stability_looks_at_every_vote_not_only_the_smallest_class():
 
 
 def test_probability_must_exceed_the_threshold():
-    assert feed(detector([one_hot(3, 0, 0.5)], stable=3), [0] * 20) == [None] * 20
-    assert feed(detector([one_hot(3, 0, 0.51)], stable=3), [0] * 3)[-1] == "hello"
+    assert feed(detector([one_hot(3, 0, 0.5)], stable=3, confidence=0), [0] * 20) == [None] * 20
+    assert feed(detector([one_hot(3, 0, 0.51)], stable=3, confidence=0), [0] * 3)[-1] == "hello"
     assert feed(detector([one_hot(3, 0, 0.7)], stable=3, threshold=0.8), [0] * 20) == [None] * 20
+
+
+def test_a_sign_needs_the_confidence_on_average_over_its_votes():
+    unsure, sure = one_hot(3, 1, 0.6), one_hot(3, 1, 0.95)
+    assert feed(detector([unsure], stable=4), [0] * 20) == [None] * 20  # every vote above 0.5, mean 0.6 < 0.8
+    d = detector([unsure, sure], stable=4)
+    assert feed(d, [0, 0, 1, 1]) == [None] * 4  # mean (0.6 + 0.6 + 0.95 + 0.95) / 4 = 0.775
+    assert feed(d, [1]) == ["thanks"]  # mean (0.6 + 3 x 0.95) / 4 = 0.86
 
 
 @pytest.mark.parametrize("threshold", [-0.1, 1.5, float("nan")])
@@ -295,3 +305,25 @@ def test_export_writes_a_litert_file_with_matching_outputs(models, recordings, t
     np.testing.assert_allclose(got, load_model(models["tutorial"]).predict(windows, verbose=0), atol=TOLERANCE,
                                rtol=0)
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_the_shipped_model_gives_a_persons_signs_with_rest_between_once_each():
+    """Real recordings of one person, with rest (hands down) between and a sign repeated after a pause,
+    through the shipped model's LiteRT predictor and the Detector."""
+    shipped = Path(__file__).resolve().parents[1] / config.MODEL_PATH
+    if load_no_sign(shipped) is None:
+        pytest.skip(f"{shipped} has no 'no sign' output")
+    ds = data.load(signer_archive(FULL_FACE[0]), progress=False)
+    rng = np.random.default_rng(0)
+    words = ["hello", "thanks", "thanks", "iloveyou"]
+    parts = []
+    for word in words:
+        sequence = ds.X[rng.choice(np.flatnonzero(ds.y == word))]
+        parts += [nosign.at_rest(np.repeat(sequence[:1], 25, axis=0), rng), sequence]
+    parts.append(nosign.at_rest(np.repeat(parts[-1][-1:], 25, axis=0), rng))
+    predictor = load_predictor(shipped)
+    d = Detector(predictor, predictor.actions, no_sign=predictor.no_sign)
+    for frame in np.concatenate(parts):
+        d.push(frame)
+    d.flush()
+    assert d.words == words
