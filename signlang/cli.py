@@ -85,6 +85,18 @@ def cmd_export(args):
     print(f"wrote {args.out}")
 
 
+def cmd_serve(args):
+    from signlang.web import serve
+    serve(args.model, args.host, args.port, args.data)
+
+
+def port_number(text):
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535 (0: any free port), not {value}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="signlang", description="Sign-language recognition with MediaPipe Holistic and an LSTM.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +171,14 @@ def build_parser():
     p.add_argument("--model", default=config.MODEL_PATH, help="model file (.h5)")
     p.add_argument("--out", required=True, help="LiteRT file to write (.tflite)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="the live demo as a local web page (the browser's camera, a video file, recording)")
+    p.add_argument("--model", default=config.MODEL_PATH, help="model file (.h5)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: this machine only; 0.0.0.0 opens it to the network)")
+    p.add_argument("--port", type=port_number, default=8000, help="port to listen on (0: any free port)")
+    p.add_argument("--data", default=config.DATA_PATH, help="MP_Data folder the page's recordings go to")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
