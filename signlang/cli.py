@@ -97,6 +97,13 @@ def port_number(text):
     return value
 
 
+def cmd_doctor(args):
+    from signlang import doctor
+    code = doctor.main(args.model, as_json=args.json)
+    if code:
+        sys.exit(code)  # 1: a problem was found (not a user error: that is 2)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="signlang", description="Sign-language recognition with MediaPipe Holistic and an LSTM.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +186,11 @@ def build_parser():
     p.add_argument("--port", type=port_number, default=8000, help="port to listen on (0: any free port)")
     p.add_argument("--data", default=config.DATA_PATH, help="MP_Data folder the page's recordings go to")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("doctor", help="check the set-up (versions, MediaPipe, camera, display, model, cache) and explain fixes")
+    p.add_argument("--model", default=config.MODEL_PATH, help="model file to check (.h5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 

@@ -58,7 +58,7 @@ def load(paths, skip_bad=False, length=config.SEQUENCE_LENGTH, progress=True):
         if part is not None:
             parts.append((_group(source),) + part)
     if not parts:
-        raise SignlangError(f"no usable sequences in {', '.join(map(str, paths))}"
+        raise SignlangError(f"{', '.join(map(str, paths))}: no usable sequences"
                             + (f" ({len(skip.problems)} skipped)" if skip.problems else ""))
     if skip.problems:
         print(f"skipped {len(skip.problems)} bad inputs:", *skip.problems, sep="\n  ", file=sys.stderr)
@@ -83,14 +83,37 @@ def _is_archive(path):
 
 def _sources(path):
     """The MP_Data trees and archives a command-line path stands for."""
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte
+        raise SignlangError(f"{path}: not a usable path ({_reason(e)})") from None
+    if not exists:
         raise SignlangError(f"{path}: no such file or folder")
     if path.is_file():
         if not _is_archive(path):
             raise SignlangError(f"{path}: not an MP_Data folder or a .npz / .npz.xz archive")
         return [path]
-    archives = sorted(p for p in path.iterdir() if p.is_file() and _is_archive(p))
+    archives = sorted(p for p in _entries(path) if p.is_file() and _is_archive(p))
     return archives or [path]
+
+
+def _entries(folder):
+    """The folder's entries; a folder that cannot be listed (permissions) is a SignlangError naming it."""
+    try:
+        return list(folder.iterdir())
+    except OSError as e:
+        raise SignlangError(f"{folder}: cannot be read ({_reason(e)})") from None
+
+
+def _reason(error):
+    """An exception as a short reason: the OS's words for an OSError, else its type and message."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _is_number_array(array):
+    return np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
 
 
 def _read_archive(path, length, skip):
@@ -100,10 +123,12 @@ def _read_archive(path, length, skip):
             if "X" not in z or "y" not in z:
                 return skip(path, f"archive needs arrays X and y, has {sorted(z.files)}")
             X, y = z["X"], z["y"]
-    except (OSError, EOFError, ValueError, lzma.LZMAError) as e:
-        return skip(path, f"not a readable archive ({e})")
+    except Exception as e:  # numpy, zipfile, zlib and lzma raise many types for a damaged file
+        return skip(path, f"not a readable archive ({_reason(e)})")
     if X.ndim != 3 or X.shape[1:] != (length, FRAME_SIZE) or y.shape != (len(X),):
         return skip(path, f"X has shape {X.shape} and y {y.shape}, expected (n, {length}, {FRAME_SIZE}) and (n,)")
+    if not _is_number_array(X):
+        return skip(path, f"X must hold numbers, not {X.dtype}")
     if not np.isfinite(X).all():
         return skip(path, "X contains NaN or infinite values")
     return X.astype(np.float32), y.astype(str)
@@ -111,12 +136,17 @@ def _read_archive(path, length, skip):
 
 def _read_tree(root, length, skip):
     """MP_Data/<action>/<sequence>/<frame>.npy -> (X, y) of the sequences that are complete and valid."""
-    actions = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    actions = sorted(p for p in _entries(root) if p.is_dir() and not p.name.startswith("."))
     if not actions:
         raise SignlangError(f"{root}: no action folders (expected MP_Data/<action>/<sequence>/<frame>.npy)")
     X, y = [], []
     for action in actions:
-        sequences = sorted((p for p in action.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        try:
+            entries = _entries(action)
+        except SignlangError as e:
+            skip(action, str(e).removeprefix(f"{action}: "))
+            continue
+        sequences = sorted((p for p in entries if p.is_dir() and not p.name.startswith(".")),
                            key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name))
         if not sequences:
             skip(action, "empty action folder (no sequence folders)")
@@ -131,7 +161,11 @@ def _read_tree(root, length, skip):
 
 
 def _read_sequence(folder, length, skip):
-    numbers = {int(m.group(1)) for m in map(FRAME_NAME.match, (p.name for p in folder.iterdir())) if m}
+    try:
+        names = [p.name for p in _entries(folder)]
+    except SignlangError as e:
+        return skip(folder, str(e).removeprefix(f"{folder}: "))
+    numbers = {int(m.group(1)) for m in map(FRAME_NAME.match, names) if m}
     missing = sorted(set(range(length)) - numbers)
     if missing:
         return skip(folder, f"missing frames {_ranges(missing)} (has {len(numbers & set(range(length)))} "
@@ -144,11 +178,14 @@ def _read_sequence(folder, length, skip):
         path = folder / f"{i}.npy"
         try:
             frame = np.load(path, allow_pickle=False)
-        except (OSError, EOFError, ValueError) as e:
-            return skip(path, f"not a readable .npy file ({e})")
+        except Exception as e:  # numpy raises many types for a damaged file (MemoryError for a lying header)
+            return skip(path, f"not a readable .npy file ({_reason(e)})")
+        if not isinstance(frame, np.ndarray):  # an .npz archive saved under a .npy name
+            frame.close()
+            return skip(path, "not a .npy file but an .npz archive")
         if frame.shape != (FRAME_SIZE,):
             return skip(path, f"shape {frame.shape}, expected ({FRAME_SIZE},) keypoints")
-        if not np.issubdtype(frame.dtype, np.number) or not np.isfinite(frame).all():
+        if not _is_number_array(frame) or not np.isfinite(frame).all():
             return skip(path, f"keypoints must be finite numbers (dtype {frame.dtype})")
         frames.append(frame)
     return np.stack(frames).astype(np.float32)

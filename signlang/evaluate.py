@@ -12,7 +12,7 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 
 from signlang import config
 from signlang.errors import SignlangError
-from signlang.model import load_actions, load_model
+from signlang.model import check_input, load_actions, load_model
 from signlang.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 
@@ -23,6 +23,7 @@ def evaluate(model_path, data, batch_size=256):
     `confusion` has one row per true action and one column per predicted action, in the model's order.
     """
     model = load_model(model_path)
+    check_input(model, model_path, data.X.shape[1:])
     actions = load_actions(model_path, model)
     unknown = sorted(set(data.y) - set(actions))
     if unknown:
@@ -130,9 +131,14 @@ def read_labels(path, actions=None):
 def _csv_labels(path):
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [(n, [cell.strip() for cell in row]) for n, row in enumerate(csv.reader(f), 1)]
+            reader, rows, line = csv.reader(f), [], 1
+            for row in reader:  # numbered by the line a row starts on (a quoted cell may span lines)
+                rows.append((line, [cell.strip() for cell in row]))
+                line = reader.line_num + 1
     except (UnicodeDecodeError, csv.Error) as e:
         raise SignlangError(f"{path}: not a CSV file of rows file,signs ({e})") from None
+    except OSError as e:
+        raise SignlangError(f"{path}: cannot be read ({e.strerror or e})") from None
     rows = [(n, row) for n, row in rows if any(row)]  # blank lines
     if rows and rows[0][1][0].lower() == "file":
         rows = rows[1:]
@@ -145,14 +151,27 @@ def _csv_labels(path):
             raise SignlangError(f"{where}: {len(row)} cells, expected file,signs (signs separated by spaces)")
         if not row[0]:
             raise SignlangError(f"{where}: no file name in the first cell")
+        if any(c in row[0] for c in "\r\n\0"):
+            raise SignlangError(f"{where}: the file name {row[0]!r} holds a line break or NUL character")
         clip = path.parent / row[0]
-        if not clip.exists():
+        try:
+            exists = clip.exists()
+        except OSError as e:  # a name too long for the file system
+            raise SignlangError(f"{where}: {row[0]}: not a usable file name ({e.strerror or e})") from None
+        if not exists:
             raise SignlangError(f"{where}: {row[0]}: no such file")
         labels.append(Label(clip, row[1].split() if len(row) > 1 else [], row[0], where))
     return labels
 
 
 def _folder_labels(root):
+    try:
+        return _folder_labels_of(root)
+    except OSError as e:  # a folder that cannot be listed (permissions)
+        raise SignlangError(f"{e.filename or root}: cannot be read ({e.strerror or e})") from None
+
+
+def _folder_labels_of(root):
     labels = []
     for folder in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
         if not folder.is_dir():

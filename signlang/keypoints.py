@@ -2,11 +2,17 @@
 
 import cv2
 import numpy as np
-from mediapipe.python.solutions import drawing_utils as mp_drawing
-from mediapipe.python.solutions import holistic as mp_holistic
 
 from signlang import config
+from signlang.errors import SignlangError
 from signlang.layout import FACE_SIZE, HAND_SIZE, POSE_SIZE
+
+try:
+    from mediapipe.python.solutions import drawing_utils as mp_drawing
+    from mediapipe.python.solutions import holistic as mp_holistic
+except Exception as _error:  # MediaPipe 0.10.30+ has no solutions; mismatched protobuf/numpy fail in here too
+    raise SignlangError(f"mediapipe: Holistic cannot be imported ({type(_error).__name__}: {_error}); "
+                        "signlang needs mediapipe==0.10.21: run `signlang doctor`") from _error
 
 
 def open_holistic(static_image_mode=False):

@@ -109,7 +109,20 @@ def load_model(path):
     try:
         return keras.models.load_model(path, compile=False, custom_objects={"LSTM": _Keras2LSTM})
     except Exception as e:  # Keras raises many types for a foreign or damaged file
-        raise SignlangError(f"{path}: not a loadable Keras model ({type(e).__name__}: {e})") from e
+        raise SignlangError(f"{path}: not a loadable Keras model ({_first_line(e)})") from e
+
+
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def check_input(model, path, shape=(config.SEQUENCE_LENGTH, FRAME_SIZE)):
+    """Raises a SignlangError unless the model takes windows of `shape` (frames x keypoints), as MP_Data has."""
+    takes = model.input_shape
+    if isinstance(takes, list) or len(takes) != len(shape) + 1 or any(
+            t is not None and t != s for t, s in zip(takes[1:], shape)):
+        raise SignlangError(f"{path}: model takes input of shape {takes}, not windows of {shape} (frames x keypoints)")
 
 
 def load_actions(path, model=None):
@@ -122,7 +135,12 @@ def load_actions(path, model=None):
     except OSError as e:
         raise SignlangError(f"{path}: not an HDF5 model file ({e})") from e
     outputs = (model or load_model(path)).output_shape[-1]
-    actions = json.loads(recorded) if recorded is not None else list(config.ACTIONS)
+    try:
+        actions = json.loads(recorded) if recorded is not None else list(config.ACTIONS)
+    except (TypeError, ValueError) as e:
+        raise SignlangError(f"{path}: its recorded action names are not a JSON list ({e})") from None
+    if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+        raise SignlangError(f"{path}: its recorded action names are not a list of names: {recorded!r}")
     if len(actions) != outputs:
         source = "records" if recorded is not None else "records no action names and config.ACTIONS has"
         raise SignlangError(f"{path}: has {outputs} outputs but {source} {len(actions)} actions {actions}")
@@ -131,6 +149,17 @@ def load_actions(path, model=None):
 
 def load_no_sign(path):
     """The name of the model's "no sign" output, or None for a model without one (the tutorial's)."""
-    with h5py.File(Path(path), "r") as f:
-        recorded = f.attrs.get(NO_SIGN_ATTR)
-    return None if recorded is None else str(recorded)
+    try:
+        with h5py.File(Path(path), "r") as f:
+            recorded, actions = f.attrs.get(NO_SIGN_ATTR), f.attrs.get(ACTIONS_ATTR)
+    except OSError as e:
+        raise SignlangError(f"{path}: not an HDF5 model file ({e})") from None
+    if recorded is None:
+        return None
+    try:
+        actions = json.loads(actions) if actions is not None else list(config.ACTIONS)
+    except (TypeError, ValueError):
+        actions = None  # load_actions names that problem
+    if isinstance(actions, list) and str(recorded) not in actions:
+        raise SignlangError(f"{path}: its 'no sign' output {str(recorded)!r} is not among its actions {actions}")
+    return str(recorded)

@@ -6,6 +6,7 @@ TensorFlow is imported only when a predictor is made or a model converted.
 
 import hashlib
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -67,10 +68,26 @@ def _converted(model_path):
     actions = load_actions(model_path, model)
     digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:32]
     cached = cache_dir() / f"{digest}-tf{tf.__version__}.tflite"
-    if not cached.exists():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes(cached, _convert(model, model_path))
-    return cached.read_bytes(), actions
+    tflite = _read_cached(cached)
+    if tflite is None:
+        tflite = _convert(model, model_path)
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes(cached, tflite)
+        except (OSError, SignlangError) as e:  # the model still works, converted again on each start
+            print(f"signlang: note: cannot cache the converted model in {cached.parent} "
+                  f"({getattr(e, 'strerror', None) or e}); `signlang doctor` explains", file=sys.stderr)
+    return tflite, actions
+
+
+def _read_cached(path):
+    """The cached LiteRT bytes, or None when absent, unreadable or damaged (then converted again)."""
+    try:
+        tflite = path.read_bytes()
+        probe = Predictor(tflite, None)(np.zeros(WINDOW_SHAPE, np.float32))
+    except Exception:  # missing, a folder, permissions, or not a LiteRT model (the interpreter's ValueError)
+        return None
+    return tflite if np.isfinite(probe).all() else None
 
 
 def _convert(model, model_path):
