@@ -245,6 +245,16 @@ ARCHIVE_DAMAGE = ("none", "truncate", "garble", "text", "empty", "keys", "X_shap
                   "X_strings", "X_objects", "lying_header", "not_npz")
 
 
+def damaged(raw, kind, param, rng, span, text):
+    """raw bytes truncated, garbled over `span` bytes, replaced by `text` or emptied (other kinds: unchanged)."""
+    if kind == "truncate":
+        return raw[:param % len(raw)]
+    if kind == "garble":
+        at = param % len(raw)
+        return raw[:at] + bytes(rng.integers(0, 256, span, dtype=np.uint8)) + raw[at + span:]
+    return {"text": text, "empty": b""}.get(kind, raw)
+
+
 def archive_bytes(kind, n, param, compressed, seed):
     rng = np.random.default_rng(seed)
     X = rng.uniform(0, 1, (n, 30, 1662)).astype(np.float32)
@@ -264,17 +274,8 @@ def archive_bytes(kind, n, param, compressed, seed):
         arrays["X"] = np.empty((n, 30, 1662), object)
     buffer = io.BytesIO()
     (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
-    raw = buffer.getvalue()
-    if kind == "truncate":
-        raw = raw[:param % len(raw)]
-    elif kind == "garble":
-        at = param % len(raw)
-        raw = raw[:at] + bytes(rng.integers(0, 256, 64, dtype=np.uint8)) + raw[at + 64:]
-    elif kind == "text":
-        raw = b"X,y\n0.1,hello\n"
-    elif kind == "empty":
-        raw = b""
-    elif kind == "lying_header":
+    raw = damaged(buffer.getvalue(), kind, param, rng, 64, b"X,y\n0.1,hello\n")
+    if kind == "lying_header":
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as z:
             z.writestr("X.npy", lying_header())
@@ -333,17 +334,8 @@ ATTRS = ['not json', '{"a": 1}', '[1, 2, 3, 4]', '["hello"]', '["a", "b", "c", "
 
 def model_file(path, base, kind, param, seed):
     rng = np.random.default_rng(seed)
-    raw = base
-    if kind == "truncate":
-        raw = base[:param % len(base)]
-    elif kind == "garble":
-        at = param % len(base)
-        raw = base[:at] + bytes(rng.integers(0, 256, 256, dtype=np.uint8)) + base[at + 256:]
-    elif kind == "text":
-        raw = b"model = Sequential()\nmodel.add(LSTM(64))\n"
-    elif kind == "empty":
-        raw = b""
-    elif kind == "npz":
+    raw = damaged(base, kind, param, rng, 256, b"model = Sequential()\nmodel.add(LSTM(64))\n")
+    if kind == "npz":
         buffer = io.BytesIO()
         np.savez(buffer, weights=np.zeros(10))
         raw = buffer.getvalue()
