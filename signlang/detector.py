@@ -9,8 +9,9 @@ How a stream is judged (README: "Real-time detection"):
   its last frame, exactly as `extract` pads a clip shorter than 30 frames, so a 1-3 s clip of one sign
   is judged on the same kind of window the model was trained on.
 - Stability. A sign is given when the last N predictions all name it with a probability above the
-  threshold and with config.CONFIDENCE (0.8) on average. N counts predictions at the sampling rate: config.STABLE_FRAMES (10) at config.FPS,
-  scaled with the rate otherwise, so the sign must hold for the same time (10 frames at 25 fps = 0.4 s).
+  threshold and with config.CONFIDENCE (0.8) on average. N counts predictions at the sampling rate:
+  config.STABLE_FRAMES (10) at config.FPS, scaled with the rate otherwise, so the sign must hold for the
+  same time (10 frames at 25 fps = 0.4 s).
 - Once per stretch of signing. A sign is given once while the signer keeps signing it; another sign
   in the same stretch is given too (a run of signs). "No sign" as the best output for N / 2 predictions
   in a row (rest, hands down) ends the stretch, so the same sign after a pause counts again. The "no
@@ -65,7 +66,8 @@ class Detector:
         self.min_frames = min(max(1, min_frames), config.SEQUENCE_LENGTH)
         self.frames = deque(maxlen=config.SEQUENCE_LENGTH)  # bounded: memory stays flat on endless streams
         self.votes = deque(maxlen=stable)
-        self.best_probs = deque(maxlen=stable)  # the best output's probability at each vote
+        self.best_probs = deque(maxlen=stable)  # the best sign's probability at each sign vote: when all N
+        # votes name one sign, the last N entries are exactly theirs
         self.rest = max(1, stable // 2)  # "no sign" predictions in a row that end a stretch of signing
         self.quiet = 0
         self.current = None  # the sign already given in this stretch of signing
