@@ -85,6 +85,13 @@ def cmd_export(args):
     print(f"wrote {args.out}")
 
 
+def cmd_add_sign(args):
+    from signlang import enroll
+    enroll.add_sign_command(args.names, args.model, args.out, data_path=args.data, source=args.source,
+                            examples=args.examples, remove=args.remove, fps=args.fps,
+                            show=not args.no_window)
+
+
 def cmd_serve(args):
     from signlang.web import serve
     serve(args.model, args.host, args.port, args.data)
@@ -178,6 +185,21 @@ def build_parser():
     p.add_argument("--model", default=config.MODEL_PATH, help="model file (.h5)")
     p.add_argument("--out", required=True, help="LiteRT file to write (.tflite)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("add-sign", help="add your own signs to a model from a few examples (or --remove one)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="the new signs (MP_Data/<NAME>/<seq>/ folders)")
+    p.add_argument("--model", default=config.MODEL_PATH, help="model to build on (.h5); it is never changed")
+    p.add_argument("--out", required=True, help="the new model file to write (.h5)")
+    p.add_argument("--data", default=config.DATA_PATH,
+                   help="MP_Data folder holding the examples (MP_Data/<NAME>/<seq>/), and where --source records them")
+    p.add_argument("--source", help="first record the examples here, the guided way of `collect`: camera index, "
+                                    "video file or image folder")
+    p.add_argument("--examples", type=positive_int, default=config.ENROLL_EXAMPLES,
+                   help="--source: recordings per new sign")
+    p.add_argument("--fps", type=positive_float, default=config.FPS, help="--source: keypoint sampling rate (frames/s)")
+    p.add_argument("--no-window", action="store_true", help="--source: do not open a window")
+    p.add_argument("--remove", metavar="NAME", help="write the model without this added sign instead")
+    p.set_defaults(func=cmd_add_sign)
 
     p = sub.add_parser("serve", help="the live demo as a local web page (the browser's camera, a video file, recording)")
     p.add_argument("--model", default=config.MODEL_PATH, help="model file (.h5)")

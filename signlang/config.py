@@ -19,3 +19,4 @@ NO_SIGN = "idle"                          # the "no sign" output of a model; MP_
 NO_SIGN_SHARE = 0.25                       # 'no sign' windows cut from the sign recordings, per sign sequence (signlang.nosign)
 EPOCHS = 60                                # at most, per network; early stopping picks the best epoch
 PATIENCE = 15                              # early stopping: epochs without a better validation loss
+ENROLL_EXAMPLES = 8                        # recordings per new sign made by `add-sign --source` (bench/enroll.py)

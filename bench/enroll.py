@@ -1,0 +1,141 @@
+"""Adding a sign from K examples (signlang add-sign) on people the base model never saw, beside the tutorial's way.
+
+For each person in more_signs with signs beyond hello / thanks / iloveyou (yes, no, please, help, sorry),
+each such sign in turn is "new": a base model trained without that person (folds by person; the shipped
+recipe on everyone else's hello / thanks / iloveyou and idle, signlang.train.examples and fit_members),
+the sign added from the person's first K recordings of it (signlang.enroll.add_signs), scored on the
+person's remaining recordings: recall of the new sign, accuracy on their known signs (against the base
+model's), and windows of their other signs and idle taken for the new sign. The tutorial's way beside it:
+its LSTM (build_model) trained from scratch on K of the person's recordings of each of their signs.
+
+    nice -n 19 .venv/bin/python bench/enroll.py --folds 3 --epochs 20     # the README's run
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.model_selection import GroupKFold  # noqa: E402
+
+from signlang import config, data, enroll, model as M, predictor, train  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+KS = (1, 3, 5, 8)
+
+
+def log(*message):
+    print(*message, file=sys.stderr, flush=True)
+
+
+def tutorial(X, labels, n, epochs, seed):
+    """The tutorial's way: its LSTM from scratch on the examples, a fixed number of epochs."""
+    keras.utils.set_random_seed(seed)
+    net = M.build_model(n)
+    net.fit(X, np.eye(n, dtype=np.float32)[labels], epochs=epochs, batch_size=32, verbose=0)
+    return net
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--folds", type=int, default=3, help="folds by person over the people with other signs")
+    parser.add_argument("--members", type=int, default=1, help="networks averaged in each base model")
+    parser.add_argument("--epochs", type=int, default=20, help="base models: at most this many epochs")
+    parser.add_argument("--tutorial-epochs", type=int, default=100, help="the tutorial's LSTM: epochs (it ran 2000)")
+    parser.add_argument("--tutorial-k", type=int, nargs="*", default=[5], help="K values to run the tutorial's way for")
+    args = parser.parse_args()
+    actions = list(config.ACTIONS)
+
+    ds = data.load([SHARED / "signers", SHARED / "more_signs"])
+    new_signs = sorted(set(ds.y) - set(actions) - {config.NO_SIGN})
+    people = np.unique(ds.groups[np.isin(ds.y, new_signs)])
+    log(f"{len(people)} people with signs {new_signs}; {args.folds} folds, base models of {args.members} network(s), "
+        f"at most {args.epochs} epochs")
+    rows = {k: [] for k in KS}
+    tut = {k: [] for k in args.tutorial_k}
+    save_s = []
+    for fold, (_, te) in enumerate(GroupKFold(args.folds).split(people, groups=people)):
+        held = people[te]
+        base_ds = data.Dataset(*(a[~np.isin(ds.groups, held)] for a in (ds.X, ds.y, ds.groups)), ds.actions)
+        X, labels, groups, outputs = train.examples(base_ds, actions, no_sign=True, seed=fold)
+        start = time.perf_counter()
+        base = train.fit_members(X, np.eye(len(outputs), dtype=np.float32)[labels], groups, "shipped", args.members,
+                                 args.epochs, seed=10 * fold, verbose=0)[0]
+        log(f"fold {fold + 1}/{args.folds}: base model in {time.perf_counter() - start:.0f} s, {len(held)} people held out")
+        del X, labels, groups
+        for person in held:
+            mine = ds.groups == person
+            Xp, yp = ds.X[mine], ds.y[mine]
+            base_pred = base.predict(Xp, verbose=0).argmax(-1)
+            for sign in sorted(set(yp) & set(new_signs)):
+                idx = np.flatnonzero(yp == sign)
+                for k in KS:
+                    if len(idx) - k < 3:
+                        continue
+                    test = np.setdiff1d(np.arange(len(yp)), idx[:k])
+                    known = test[np.isin(yp[test], actions)]
+                    other = test[~np.isin(yp[test], actions + [sign])]
+                    start = time.perf_counter()
+                    model, outs = enroll.add_signs(base, outputs, {sign: Xp[idx[:k]]}, seed=fold, progress=False)
+                    seconds = time.perf_counter() - start
+                    if k == 8 and len(save_s) <= fold:  # saving + LiteRT conversion, once per fold
+                        with tempfile.TemporaryDirectory() as tmp:
+                            start = time.perf_counter()
+                            M.save(model, Path(tmp) / "m.h5", outs, config.NO_SIGN)
+                            predictor.export(Path(tmp) / "m.h5", Path(tmp) / "m.tflite")
+                            save_s.append(time.perf_counter() - start)
+                    pred = model.predict(Xp[test], verbose=0).argmax(-1)
+                    truth = np.array([outs.index(a) if a in outs else -1 for a in yp[test]])
+                    new = outs.index(sign)
+                    kn = np.isin(test, known)
+                    rows[k].append({"recall": np.mean(pred[yp[test] == sign] == new),
+                                    "known": np.mean(pred[kn] == truth[kn]) if kn.any() else np.nan,
+                                    "known_base": np.mean(base_pred[known] == truth[kn]) if kn.any() else np.nan,
+                                    "n_known": int(kn.sum()),
+                                    "false": np.mean(pred[np.isin(test, other)] == new) if len(other) else np.nan,
+                                    "seconds": seconds})
+                    if k in tut:
+                        signs = sorted(set(yp) & set(actions)) + [sign]
+                        tr = np.concatenate([np.flatnonzero(yp == s)[:k] for s in signs])
+                        net = tutorial(Xp[tr], np.array([signs.index(a) for a in yp[tr]]), len(signs),
+                                       args.tutorial_epochs, fold)
+                        test_t = np.setdiff1d(np.arange(len(yp)), tr)
+                        pt = net.predict(Xp[test_t], verbose=0).argmax(-1)
+                        kt = np.isin(yp[test_t], actions)
+                        ot = ~np.isin(yp[test_t], actions + [sign])
+                        tut[k].append({"recall": np.mean(pt[yp[test_t] == sign] == len(signs) - 1),
+                                       "known": np.mean(pt[kt] == [signs.index(a) for a in yp[test_t][kt]]) if kt.any() else np.nan,
+                                       "false": np.mean(pt[ot] == len(signs) - 1) if ot.any() else np.nan})
+                    r = rows[k][-1]
+                    log(f"  {person[:40]:40} {sign:7} K={k}: recall {r['recall']:.2f} known {r['known']:.2f} "
+                        f"(base {r['known_base']:.2f}) false new {r['false']:.2f} {seconds:.1f} s")
+        keras.backend.clear_session()
+
+    mean = lambda rs, key: 100 * np.nanmean([r[key] for r in rs]) if rs else np.nan
+    base_cell = lambda rs, delta: f"({mean(rs, 'known_base'):.1f}%, {delta:+.1f})"
+    print(f"\n{len(people)} people with other signs, {args.folds} folds by person; base models: the shipped recipe with "
+          f"{args.members} network(s), at most {args.epochs} epochs (shipped: {config.MEMBERS} networks, {config.EPOCHS}); "
+          f"the tutorial's LSTM: {args.tutorial_epochs} epochs. Saving + LiteRT conversion: "
+          f"{np.mean(save_s) if save_s else float('nan'):.1f} s (mean of {len(save_s)})")
+    print(f"{'K':>3} {'cases':>6} {'new-sign recall':>16} {'known signs':>12} {'(base, change)':>18} "
+          f"{'false new':>10} {'seconds':>8} | tutorial: {'recall':>7} {'known':>7} {'false new':>10}")
+    for k in KS:
+        rs = rows[k]
+        delta = np.nanmean([r["known"] - r["known_base"] for r in rs]) * 100 if rs else np.nan
+        t = tut.get(k, [])
+        print(f"{k:>3} {len(rs):>6} {mean(rs, 'recall'):>15.1f}% {mean(rs, 'known'):>11.1f}% "
+              f"{base_cell(rs, delta):>18} "
+              f"{mean(rs, 'false'):>9.1f}% {np.mean([r['seconds'] for r in rs]) if rs else np.nan:>8.1f} | "
+              + (f"{'':10} {mean(t, 'recall'):>6.1f}% {mean(t, 'known'):>6.1f}% {mean(t, 'false'):>9.1f}%" if t else ""))
+    print("targets at K = 5: new-sign recall >= 90 %, known-sign accuracy change >= -1 point, under 60 s")
+
+
+if __name__ == "__main__":
+    main()

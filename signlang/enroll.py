@@ -1,0 +1,187 @@
+"""Adding signs to a trained model from a few examples (`signlang add-sign`), and removing them again.
+
+A network of the shipped recipe ends in a Dense softmax layer named "actions"; its input, the 96 values
+before it, is what the network learnt from many people about how a sign looks: a sign embedding. A new
+sign is a prototype in that space (the networks' embeddings side by side): the mean embedding of its
+examples, heavily augmented (signlang.augment), and a radius that holds RADIUS_SHARE of those augmented
+examples. A window inside a prototype's radius is that new sign; elsewhere the known signs keep the
+probabilities the model gave them. The layers below are not changed, so no recordings of the known
+signs are needed. Chosen by measurement (bench/enroll.py, README "Your own sign"): new output columns
+fitted on the embeddings against rest windows and replayed known-sign embeddings took the known signs
+of the same person far more often.
+"""
+
+import sys
+
+import keras
+import numpy as np
+from keras import layers, ops
+from tqdm import tqdm
+
+from signlang import config
+from signlang.augment import augment
+from signlang.errors import SignlangError
+from signlang.layout import FRAME_SIZE
+
+HEAD = "actions"          # the name of each network's final Dense layer (signlang.model.build_recipe)
+MIN_EXAMPLES = 3          # examples a new sign needs at least
+AUGMENTED = 256           # augmented windows per new sign
+RADIUS_SHARE = 90         # percent of a new sign's augmented examples inside its radius
+SHARPNESS = 8.0           # how fast "inside" falls to "outside" at the radius
+
+
+@keras.saving.register_keras_serializable(package="signlang")
+class NewSigns(layers.Layer):
+    """[embedding, known-sign probabilities] -> probabilities of the known signs, then of the new ones.
+
+    inside_j = sigmoid(SHARPNESS * (1 - |h - prototype_j|^2 / radius_j^2)); the new signs together take
+    g = max_j inside_j, shared by closeness, and the known signs keep their probabilities times 1 - g.
+    """
+
+    def __init__(self, prototypes, radii, sharpness=SHARPNESS, **kwargs):
+        super().__init__(**kwargs)
+        self.prototypes = np.asarray(prototypes, np.float32)
+        self.radii = np.asarray(radii, np.float32)
+        self.sharpness = float(sharpness)
+
+    def call(self, inputs):
+        h, known = inputs
+        d = ops.sum(ops.square(h[:, None, :] - self.prototypes[None]), axis=-1) / ops.square(self.radii)[None]
+        inside = ops.sigmoid(self.sharpness * (1.0 - d))
+        g = ops.max(inside, axis=-1, keepdims=True)
+        close = ops.exp(ops.min(d, axis=-1, keepdims=True) - d)  # the new signs' shares (a softmax of -d)
+        return ops.concatenate([known * (1.0 - g), g * close / ops.sum(close, axis=-1, keepdims=True)], axis=-1)
+
+    def compute_output_shape(self, shapes):
+        return shapes[1][:-1] + (shapes[1][-1] + len(self.radii),)
+
+    def get_config(self):
+        return {**super().get_config(), "prototypes": self.prototypes.tolist(), "radii": self.radii.tolist(),
+                "sharpness": self.sharpness}
+
+
+def networks(model, path):
+    """The networks whose last layer is a Dense named "actions": the model itself, or those it holds.
+
+    A model without one (the tutorial's LSTM, whose layers are unnamed) has no embedding to build on.
+    """
+    nets = [model] if _head(model) else [layer for layer in model.layers if isinstance(layer, keras.Model) and _head(layer)]
+    if not nets:
+        raise SignlangError(f"{path}: has no sign embedding to add signs to (no final Dense layer named {HEAD!r}: "
+                            "a model of the tutorial's kind); train one with `signlang train`, then add signs to it")
+    return nets
+
+
+def _head(net):
+    last = net.layers[-1] if net.layers else None
+    return last if isinstance(last, layers.Dense) and last.name == HEAD else None
+
+
+def _new_signs(model):
+    found = [layer for layer in model.layers if isinstance(layer, NewSigns)]
+    return found[0] if found else None
+
+
+def embedder(nets):
+    """raw windows -> the networks' sign embeddings side by side (the inputs of their "actions" layers)."""
+    inputs = keras.Input((config.SEQUENCE_LENGTH, FRAME_SIZE))
+    parts = [keras.Model(net.inputs, _head(net).input)(inputs) for net in nets]
+    return keras.Model(inputs, parts[0] if len(parts) == 1 else layers.Concatenate()(parts))
+
+
+def build(nets, prototypes, radii):
+    """The model: the networks' averaged probabilities for the known signs, then the new signs' (if any)."""
+    inputs = keras.Input((config.SEQUENCE_LENGTH, FRAME_SIZE), name="keypoints")
+    # Each network once, giving its probabilities and its embedding (so neither is computed twice).
+    outs = [keras.Model(net.inputs, [net.outputs[0], _head(net).input], name=net.name)(inputs) for net in nets]
+    known = outs[0][0] if len(outs) == 1 else layers.Average(name="known")([p for p, _ in outs])
+    if not len(radii):
+        return keras.Model(inputs, known, name="signlang")
+    h = outs[0][1] if len(outs) == 1 else layers.Concatenate(name="embedding")([e for _, e in outs])
+    return keras.Model(inputs, NewSigns(prototypes, radii, name="new_signs")([h, known]), name="signlang")
+
+
+def prototype(embeddings, share=RADIUS_SHARE):
+    """A new sign's prototype (mean embedding) and radius (holding `share` percent of the embeddings)."""
+    centre = embeddings.mean(0)
+    return centre, float(np.sqrt(np.percentile(((embeddings - centre) ** 2).sum(-1), share)))
+
+
+def add_signs(model, actions, examples, path="model", seed=0, progress=True):
+    """The model with the new signs of `examples` ({name: (n, 30, 1662) windows}) added after its actions.
+
+    Returns (new model, its actions). The model passed in is not changed.
+    """
+    nets = networks(model, path)
+    check_names(examples, actions, path)
+    for name, X in examples.items():
+        if len(X) < MIN_EXAMPLES:
+            raise SignlangError(f"{name}: {len(X)} example{'s' * (len(X) != 1)}, a new sign needs at least {MIN_EXAMPLES}")
+    old = _new_signs(model)
+    prototypes = list(old.prototypes) if old else []
+    radii = list(old.radii) if old else []
+    embed = embedder(nets)
+    rng = np.random.default_rng(seed)
+    for name, X in tqdm(examples.items(), unit="sign", desc="new signs", disable=not progress):
+        windows = np.concatenate([X, augment(X[rng.integers(0, len(X), AUGMENTED)], rng)])
+        centre, radius = prototype(embed.predict(windows, batch_size=512, verbose=0))
+        prototypes.append(centre)
+        radii.append(radius)
+    return build(nets, prototypes, radii), list(actions) + list(examples)
+
+
+def check_names(names, actions, path):
+    from signlang.collect import check_action
+    for name in names:
+        check_action(name)
+        if name in actions:
+            raise SignlangError(f"{path}: already has a sign named {name!r} (its signs: {', '.join(actions)}); "
+                                f"pick another name, or remove it first with --remove {name}")
+
+
+def remove_sign(model, actions, name, path="model"):
+    """The model without the added sign `name`; returns (new model, its actions)."""
+    added = _new_signs(model)
+    n_known = len(actions) - (len(added.radii) if added else 0)
+    if name not in actions:
+        raise SignlangError(f"{path}: has no sign named {name!r} (its signs: {', '.join(actions)})")
+    if actions.index(name) < n_known:
+        raise SignlangError(f"{path}: {name!r} is one of the signs the model was trained on; only signs added with "
+                            "add-sign can be removed (train without it: signlang train --actions ...)")
+    keep = [j for j in range(len(added.radii)) if actions[n_known + j] != name]
+    return (build(networks(model, path), added.prototypes[keep], added.radii[keep]),
+            [a for a in actions if a != name])
+
+
+def add_sign_command(names, model_path, out, data_path=config.DATA_PATH, source=None, examples=config.ENROLL_EXAMPLES,
+                     remove=None, fps=config.FPS, show=True):
+    """`signlang add-sign`: records (with `source`) or reads the examples of `names` in data_path, adds
+    them to the model in model_path (or removes the added sign `remove`) and writes `out`, converted to
+    LiteRT once so detection starts at once. The model file read is never written."""
+    from pathlib import Path
+
+    from signlang import collect, data, model as M, predictor
+    from signlang.sources import has_display
+
+    if Path(out).resolve() == Path(model_path).resolve():
+        raise SignlangError(f"{out}: is the model read (--model); write the new model to another file (--out)")
+    if bool(names) == bool(remove):
+        raise SignlangError("add-sign: give the names of new signs, or --remove NAME (not both)")
+    model = M.load_model(model_path)
+    M.check_input(model, model_path)
+    actions, no_sign = M.load_actions(model_path, model), M.load_no_sign(model_path)
+    if remove:
+        new, new_actions = remove_sign(model, actions, remove, model_path)
+    else:
+        networks(model, model_path)  # bad models and names stop before any recording
+        check_names(names, actions, model_path)
+        if source is not None:
+            folders = collect.collect(names, examples, data_path=data_path, source=source, fps=fps,
+                                      show=show and has_display())
+            print(f"recorded {len(folders)} examples to {data_path}", file=sys.stderr)
+        found = data.load(data_path, progress=False)
+        new, new_actions = add_signs(model, actions, {n: found.X[found.y == n] for n in names}, model_path)
+    print(f"saving {out} and converting it for detection", file=sys.stderr)
+    M.save(new, out, new_actions, no_sign)
+    predictor.load_predictor(out)
+    print(f"wrote {out}: {', '.join(new_actions)}")
