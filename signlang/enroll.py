@@ -114,9 +114,6 @@ def add_signs(model, actions, examples, path="model", seed=0, progress=True):
     """
     nets = networks(model, path)
     check_names(examples, actions, path)
-    for name, X in examples.items():
-        if len(X) < MIN_EXAMPLES:
-            raise SignlangError(f"{name}: {len(X)} example{'s' * (len(X) != 1)}, a new sign needs at least {MIN_EXAMPLES}")
     old = _new_signs(model)
     prototypes = list(old.prototypes) if old else []
     radii = list(old.radii) if old else []
@@ -180,7 +177,12 @@ def add_sign_command(names, model_path, out, data_path=config.DATA_PATH, source=
                                       show=show and has_display())
             print(f"recorded {len(folders)} examples to {data_path}", file=sys.stderr)
         found = data.load(data_path, progress=False)
-        new, new_actions = add_signs(model, actions, {n: found.X[found.y == n] for n in names}, model_path)
+        examples_ = {n: found.X[found.y == n] for n in names}
+        for name, X in examples_.items():
+            if len(X) < MIN_EXAMPLES:
+                raise SignlangError(f"{Path(data_path) / name}: {len(X)} example{'s' * (len(X) != 1)} of {name!r}, "
+                                    f"a new sign needs at least {MIN_EXAMPLES}")
+        new, new_actions = add_signs(model, actions, examples_, model_path)
     print(f"saving {out} and converting it for detection", file=sys.stderr)
     M.save(new, out, new_actions, no_sign)
     predictor.load_predictor(out)
