@@ -1,0 +1,92 @@
+"""signlang add-sign: new signs from MP_Data folders and from a clip, --remove, and its errors (real data,
+real MediaPipe and TensorFlow; the shipped action.h5 as the model built on)."""
+
+import hashlib
+import json
+
+import cv2
+import numpy as np
+import pytest
+from conftest import ROOT, VIDEOS, more_signs_archive, need, run_cli
+
+from signlang import cli, collect, config, data
+from signlang.model import build_model, load_actions, load_model, save
+
+BASE = ROOT / "action.h5"
+# more_signs: 30 recordings each of yes, no, please, help and sorry, none of them signs of action.h5.
+PERSON = "Claira27__sign_language_action_recognition"
+OTHER_SIGN_CLIP = "sign-language-processing__pose__test_video.mp4"  # one sign outside the vocabulary
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def person():
+    return data.load(more_signs_archive(PERSON), progress=False)
+
+
+def folders(root, X, name="please"):
+    for window in X:
+        collect.write_sequence(root / "MP_Data" / name, window)
+    return root / "MP_Data"
+
+
+def add_sign(*args):
+    return cli.main(["add-sign", *map(str, args)])
+
+
+def test_add_sign_from_folders_then_remove(tmp_path, person):
+    please = person.X[person.y == "please"]
+    mp_data = folders(tmp_path, please[:8])
+    before = digest(BASE)
+    assert add_sign("please", "--model", BASE, "--out", tmp_path / "my.h5", "--data", mp_data) == 0
+    assert digest(BASE) == before  # the old model is never changed
+    model = load_model(tmp_path / "my.h5")
+    actions = load_actions(tmp_path / "my.h5", model)
+    assert actions == [*load_actions(BASE), "please"]
+    new = model.predict(please[8:], verbose=0).argmax(-1) == actions.index("please")
+    assert new.mean() >= 0.8, f"the new sign recognised in {new.mean():.0%} of the other recordings"
+
+    assert add_sign("--remove", "please", "--model", tmp_path / "my.h5", "--out", tmp_path / "back.h5") == 0
+    assert load_actions(tmp_path / "back.h5") == load_actions(BASE)
+    np.testing.assert_allclose(load_model(tmp_path / "back.h5").predict(please, verbose=0),
+                               load_model(BASE).predict(please, verbose=0), atol=1e-5)
+
+
+def test_add_sign_from_a_clip_then_detect(tmp_path):
+    """The guided recording (collect) from a video: the shared clip of a sign outside the vocabulary, played
+    4 times (one play gives one 30-frame recording); the new model finds that sign in the clip itself."""
+    clip = need(VIDEOS) / OTHER_SIGN_CLIP
+    video = cv2.VideoCapture(str(clip))
+    frames = []
+    while (image := video.read()[1]) is not None:
+        frames.append(image)
+    writer = cv2.VideoWriter(str(tmp_path / "again.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
+                             video.get(cv2.CAP_PROP_FPS), frames[0].shape[1::-1])
+    for image in frames * 4:
+        writer.write(image)
+    writer.release()
+    run_cli("add-sign", "wiggle", "--model", BASE, "--out", tmp_path / "w.h5", "--data", tmp_path / "MP_Data",
+            "--source", tmp_path / "again.mp4", "--examples", 3, "--no-window")
+    assert len(list((tmp_path / "MP_Data" / "wiggle").iterdir())) == 3  # the recordings are kept
+    lines = run_cli("detect", "--source", clip, "--model", tmp_path / "w.h5", "--json", "--no-window").stdout.splitlines()
+    assert json.loads(lines[-1])["sentence"] == ["wiggle"]
+
+
+def test_errors(tmp_path, person, capsys):
+    mp_data = folders(tmp_path, person.X[person.y == "please"][:2])
+    tutorial = tmp_path / "tutorial.h5"
+    save(build_model(len(config.ACTIONS)), tutorial, config.ACTIONS)
+    cases = [(("hello", "--model", BASE), "already has a sign named 'hello'"),
+             (("please", "--model", BASE), "2 examples of 'please', a new sign needs at least 3"),
+             (("please", "--model", tutorial), "signlang train"),
+             (("--remove", "hello", "--model", BASE), "only signs added with add-sign can be removed"),
+             (("please", "--model", BASE, "--out", BASE), "write the new model to another file")]
+    for args, message in cases:
+        out = () if "--out" in args else ("--out", tmp_path / "out.h5")
+        assert add_sign(*args, *out, "--data", mp_data) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("signlang: error: ") and message in err, err
+        assert not (tmp_path / "out.h5").exists()
