@@ -1,11 +1,11 @@
-"""Soak test: `signlang detect`'s pipeline over a looped shared clip for a set time, printing resident memory
-and frames/s each minute; at the end, the memory growth and the spread of the rate.
+"""Soak test: `signlang detect`'s pipeline over a looped shared clip for a set time, printing memory and
+frames/s each minute; at the end, the memory growth and the spread of the rate.
 
 The pipeline is the real one (signlang.realtime.run: Holistic one frame ahead in a thread, the Detector, the
 LiteRT predictor), run headless without --out, as on a server; the clip is opened and decoded again on each
-pass, as a long camera session keeps reading frames. Memory is flat when it grows by less than 5 % from the
-end of the first minute (model and graphs loaded, allocators warm) to the end; the rate is steady when the
-minutes' rates stay close (on a machine shared with other jobs, they follow its load).
+pass, as a long camera session keeps reading frames. Memory is flat when the process's own (anonymous)
+memory grows by less than 5 % from the end of the first minute (model and graphs loaded, allocators warm) to
+the end; the rate is steady when the minutes' rates stay close (on a shared machine they follow its load).
 """
 
 import argparse
@@ -27,18 +27,22 @@ CLIP = SHARED / "videos" / "Ben8176__holdit__Untitled9.mov"  # hello then ilovey
 GROWTH_TARGET = 5.0  # %
 
 
-def resident_mb():
-    """This process's resident memory now (Linux /proc), else its peak (getrusage)."""
+def memory_mb():
+    """(resident, own) memory of this process in MB: own is its anonymous memory (heap, arrays; swapped out
+    too), what a leak grows; resident also counts mapped files (libraries, models), which the kernel may
+    evict and read again when other jobs need memory. Linux /proc; elsewhere both are the peak (getrusage).
+    """
     try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+        status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+        kb = lambda key: int(status.get(key, "0 kB").split()[0])
+        return kb("VmRSS") / 2**10, (kb("RssAnon") + kb("VmSwap")) / 2**10
     except (OSError, ValueError):
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / (2**20 if sys.platform == "darwin" else 2**10)  # bytes on macOS, KiB on Linux
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
+        return peak, peak  # bytes on macOS, KiB on Linux
 
 
 class Minutes:
-    """Counts frames; each `interval` seconds prints the resident memory and that interval's frames/s."""
+    """Counts frames; each `interval` seconds prints the memory and that interval's frames/s."""
 
     def __init__(self, interval):
         self.interval, self.start, self.frames, self.rows = interval, time.perf_counter(), 0, []
@@ -47,10 +51,11 @@ class Minutes:
     def tick(self, now):
         if now - self.mark >= self.interval:
             rate = (self.frames - self.marked_frames) / (now - self.mark)
-            self.rows.append((resident_mb(), rate))
+            resident, own = memory_mb()
+            self.rows.append((own, rate, resident))
             self.mark, self.marked_frames = now, self.frames
-            print(f"{(now - self.start) / 60:6.1f} min: resident {self.rows[-1][0]:7.1f} MB, {rate:5.1f} frames/s, "
-                  f"{self.frames} frames so far", flush=True)
+            print(f"{(now - self.start) / 60:6.1f} min: own memory {own:7.1f} MB (resident {resident:7.1f} MB), "
+                  f"{rate:5.1f} frames/s, {self.frames} frames so far", flush=True)
         self.frames += 1
 
 
@@ -75,12 +80,13 @@ def summary(rows):
         return "soak: too short for a figure (run at least two intervals)"
     first, last = rows[0][0], rows[-1][0]
     growth = 100 * (last - first) / first
-    rates = [rate for _, rate in rows]
+    rates = [rate for _, rate, _ in rows]
     middle = statistics.median(rates)
     spread = 100 * (max(rates) - min(rates)) / middle
     verdict = "flat" if growth < GROWTH_TARGET else "NOT flat"
-    return (f"soak: {len(rows)} intervals; resident memory {first:.1f} MB after the first, {last:.1f} MB at the end, "
-            f"peak {max(m for m, _ in rows):.1f} MB: growth {growth:+.2f} % ({verdict}, target < {GROWTH_TARGET:g} %); "
+    return (f"soak: {len(rows)} intervals; own memory {first:.1f} MB after the first, {last:.1f} MB at the end, "
+            f"peak {max(r[0] for r in rows):.1f} MB: growth {growth:+.2f} % ({verdict}, target < {GROWTH_TARGET:g} %), "
+            f"resident {rows[0][2]:.1f} -> {rows[-1][2]:.1f} MB; "
             f"frames/s median {middle:.1f}, min {min(rates):.1f}, max {max(rates):.1f}: spread {spread:.1f} % of the median")
 
 
@@ -95,7 +101,7 @@ def main():
         sys.exit(f"soak: {args.clip}: absent (the shared clips live in ../shared/videos)")
     predictor = load_predictor(args.model)
     print(f"soak: {args.clip.name} looped for {args.minutes:g} minutes through signlang detect's pipeline "
-          f"({args.model}, LiteRT, Holistic, {config.FPS} frames/s sampling); resident {resident_mb():.1f} MB at the start",
+          f"({args.model}, LiteRT, Holistic, {config.FPS} frames/s sampling); own memory {memory_mb()[1]:.1f} MB at the start",
           flush=True)
     minutes = Minutes(args.interval)
     result = realtime.run(looped(args.clip, config.FPS, 60 * args.minutes, minutes), predictor)
