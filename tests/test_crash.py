@@ -9,7 +9,9 @@ import hashlib
 import os
 import random
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -128,7 +130,41 @@ def test_collect_killed_at_random_moments_leaves_only_complete_sequences(tmp_pat
     assert len(data.load(mp_data, progress=False).y) == len(final)
 
 
+# A kill at one exact moment: the instant a recorded sequence is moved to its numbered folder (os.rename or
+# os.replace onto MP_Data/<action>/<n>), injected in a real `signlang collect` process.
+KILLED_WHILE_NUMBERING = """
+import os, signal, sys
+from signlang import cli
+
+def killing(move):
+    def moved(source, target, *args, **kwargs):
+        if os.path.basename(os.fspath(target)).isdigit():
+            os.kill(os.getpid(), signal.SIGKILL)
+        return move(source, target, *args, **kwargs)
+    return moved
+
+os.rename, os.replace = killing(os.rename), killing(os.replace)
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_collect_killed_while_numbering_a_sequence_leaves_no_empty_sequence(tmp_path):
+    need(CLIP)
+    mp_data = tmp_path / "MP_Data"
+    collect = ("collect", "--actions", "hello", "--sequences", 1, "--data", mp_data, "--source", CLIP, "--no-window")
+    done = subprocess.run([sys.executable, "-c", KILLED_WHILE_NUMBERING, *map(str, collect)], timeout=300,
+                          capture_output=True, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    assert sequences(mp_data / "hello") == {}  # no sequence folder, not even an empty one
+    run_cli(*collect)
+    assert list(sequences(mp_data / "hello")) == [0]
+    assert len(data.load(mp_data, progress=False).y) == 1
+
+
 # --- train ----------------------------------------------------------------------------------------------
+
+ACTIONS = ["hello", "thanks", "iloveyou", "idle"]  # of action.h5 and of the models trained here
+
 
 def loads(model_path):
     """The model's action names, reading it the way detect and evaluate do."""
@@ -136,33 +172,32 @@ def loads(model_path):
     return load_actions(model_path, load_model(model_path))
 
 
-def test_train_killed_while_saving_leaves_the_old_model_or_the_new_one(tmp_path, rng):
+def test_train_killed_at_random_moments_leaves_the_old_model_or_the_new_one(tmp_path, rng):
     archive = signer_archive(FULL_FACE[0])
-    model = tmp_path / "my_action.h5"
+    model, curve, logs = tmp_path / "my_action.h5", tmp_path / "my_action.png", tmp_path / "Logs"
     shutil.copy(ROOT / "action.h5", model)  # an earlier model, which a killed run must not damage
-    old = digest(model)
-    command = ("train", "--data", archive, "--model", model, "--logdir", tmp_path / "Logs", "--members", 1,
-               "--epochs", 2)
+    command = ("train", "--data", archive, "--model", model, "--logdir", logs, "--members", 1, "--epochs", 2)
+    runs = lambda: len(os.listdir(logs)) if logs.is_dir() else 0
     saving = lambda: any(n.startswith(f".{model.name}.") for n in hidden(tmp_path))
-    replaced = lambda inode: lambda: model.stat().st_ino != inode
-
-    # 1. while the model file is written: a moment between its temporary file appearing and ~0.2 s later
-    assert killed(command, after(rng.uniform(0, 0.2), saving)), f"train ended before the kill (seed {SEED})"
-    assert digest(model) == old or loads(model) == ["hello", "thanks", "iloveyou", "idle"], f"seed {SEED}"
-    assert loads(model)
-
-    # 2. after the new model is in place, before the process ends (the training curve, exit)
-    if not killed(command, after(rng.uniform(0, 0.05), replaced(model.stat().st_ino))):
-        pytest.fail(f"train exited before the kill (seed {SEED})")  # the run needs more than 50 ms after saving
-    assert loads(model) == ["hello", "thanks", "iloveyou", "idle"]
-    curve = model.with_suffix(".png")
-    if curve.exists():
-        from matplotlib.image import imread
-        assert imread(curve).ndim == 3, f"{curve}: half written (seed {SEED})"
+    moments = {  # each made just before its run, from the state on disk then
+        "while training (its TensorBoard run started)": lambda: after(rng.uniform(0, 3), lambda n=runs(): runs() > n),
+        "while the model is written (its temporary file appeared)": lambda: after(rng.uniform(0, 0.2), saving),
+        "after the model is in place (the curve, exit)":
+            lambda: after(rng.uniform(0, 0.05), lambda inode=model.stat().st_ino: model.stat().st_ino != inode),
+    }
+    for moment, trigger in moments.items():
+        before, inode = digest(model), model.stat().st_ino
+        assert killed(command, trigger()), f"train ended before the kill {moment} (seed {SEED})"
+        # the old file untouched, or a new one renamed over it whole
+        assert digest(model) == before or model.stat().st_ino != inode, f"written in place {moment} (seed {SEED})"
+        assert loads(model) == ACTIONS, f"{moment} (seed {SEED})"
+        if curve.exists():
+            from matplotlib.image import imread
+            assert imread(curve).ndim == 3, f"{curve}: half written {moment} (seed {SEED})"
 
     # the next run works, and the temporary files of the killed runs are gone
     run_cli(*command)
-    assert loads(model) == ["hello", "thanks", "iloveyou", "idle"]
+    assert loads(model) == ACTIONS
     assert hidden(tmp_path) == [], f"left behind: {hidden(tmp_path)} (seed {SEED})"
 
 
