@@ -1,5 +1,6 @@
 """Keypoints into the tutorial's MP_Data tree: from video files (`extract`) or a guided session (`collect`)."""
 
+import errno
 import multiprocessing
 import os
 import shutil
@@ -79,12 +80,15 @@ def write_sequence(action_dir, frames):
         while True:
             target = action_dir / str(number)
             try:
-                target.mkdir()  # claims the number; fails if another writer took it
-            except FileExistsError:
+                # Claims the number and fills it in one step (claiming with mkdir first left an empty
+                # sequence folder when killed in between). Fails if another writer's sequence holds it;
+                # an empty folder of that number holds no recording and is taken over.
+                os.rename(tmp, target)
+                return target
+            except OSError as error:
+                if error.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                    raise
                 number += 1
-                continue
-            os.replace(tmp, target)  # replaces only the empty folder just claimed
-            return target
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from signlang import config, nosign
+from signlang.atomic import atomic_path
 from signlang.augment import Augmented
 from signlang.errors import SignlangError
 from signlang.model import average, build_model, build_recipe, save
@@ -138,5 +139,6 @@ def plot_history(histories, path=None):
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=max(len(histories), 2),
                fontsize="small")
     if path is not None:
-        fig.savefig(path, dpi=80)
+        with atomic_path(path, ".png") as tmp:  # a kill while saving leaves no half PNG
+            fig.savefig(tmp, dpi=80)
     return fig

@@ -75,10 +75,16 @@ def clip_manifest():
     return json.loads((need(VIDEOS) / "manifest.json").read_text())["clips"]
 
 
-def run_cli(*args, check=True, timeout=600):
-    """Runs the installed `signlang` command as a user would; returns the CompletedProcess."""
-    command = [str(Path(sys.executable).with_name("signlang")), *map(str, args)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**os.environ, "MPLBACKEND": "Agg"})
+def signlang_command(*args):
+    """The installed `signlang` command line with these arguments."""
+    return [str(Path(sys.executable).with_name("signlang")), *map(str, args)]
+
+
+def run_cli(*args, check=True, timeout=600, env=None):
+    """Runs the installed `signlang` command as a user would (`env`: extra variables); returns the CompletedProcess."""
+    command = signlang_command(*args)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, "MPLBACKEND": "Agg", **(env or {})})
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} exited {result.returncode}:\n{result.stderr[-3000:]}")
     return result
