@@ -116,7 +116,7 @@ class Manifest(ActionManifest):
                 return []
             present = self.partial.pop(clip.key, {})  # {part: (folder, source)} a killed run left
             stale = [self.dir / s["folder"] for s in old["sequences"]] if old is not None else []
-            if force:
+            if force or any(source["parts"] != len(sources) for _, source in present.values()):
                 stale, present = stale + [folder for folder, _ in present.values()], {}
             elif present:  # complete the set the killed run began, under its run id
                 run = next(iter(present.values()))[1]["run"]

@@ -92,7 +92,7 @@ def test_folder_collection_resumes_and_force_replaces(tmp_path, collection):
     assert "wrote 0 sequences of 0 clips" in again.stdout and "5 clips were done before" in again.stdout
     assert sequences(data_path) == first
 
-    # a crash between a sequence's rename and its manifest entry, and one between two sequences
+    # a crash between a sequence's rename and its manifest entry
     (data_path / "hello" / MANIFEST).unlink()
     run_cli("extract", tmp_path / "clips", "--data", data_path)
     assert sequences(data_path) == first and len(manifests(data_path)["hello"]["clips"]) == 2
@@ -129,6 +129,27 @@ def test_csv_collection_lists_failing_clips_and_keeps_the_others(tmp_path, clips
     again = run_cli("extract", tmp_path / "clips.csv", "--data", data_path, check=False)
     assert again.returncode == 2 and "wrote 0 sequences of 0 clips" in again.stdout  # not tried again
     assert "empty room.mp4: no person found" in again.stderr and list(sequences(data_path)) == ["hello/0"]
+
+
+def test_a_clip_left_half_written_is_completed(tmp_path, clips):
+    """A kill between the two sequences of a clip: the next run writes the missing one only."""
+    data_path = tmp_path / "MP_Data"
+    run_cli("extract", clips["thanks"], "--action", "thanks", "--data", data_path)
+    first = sequences(data_path)
+    assert sorted((s["part"], s["start"], s["end"]) for s in first.values()) == [(0, 0, 30), (1, 26, 56)]
+    second = next(name for name, s in first.items() if s["part"] == 1)
+    for file in (data_path / second).iterdir():
+        file.unlink()
+    (data_path / second).rmdir()
+    (data_path / "thanks" / MANIFEST).unlink()
+    result = run_cli("extract", clips["thanks"], "--action", "thanks", "--data", data_path)
+    assert "wrote 1 sequences of 1 clips" in result.stdout
+    final = sequences(data_path)
+    kept = next(name for name in first if name != second)
+    assert final[kept] == first[kept] and sorted(s["part"] for s in final.values()) == [0, 1]
+    assert len({s["run"] for s in final.values()}) == 1  # one set, completed under the killed run's id
+    (entry,) = manifests(data_path)["thanks"]["clips"].values()
+    assert sorted(f"thanks/{s['folder']}" for s in entry["sequences"]) == sorted(final)
 
 
 @pytest.mark.parametrize("rows,message", [
