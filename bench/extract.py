@@ -92,8 +92,8 @@ def main():
         (short, _), (long, cpu) = run(clips, 1, workers, ray_address), run(clips, args.repeat, workers, ray_address)
         per_clip[name] = (long - short) / extra_clips
         print(f"{name:20s} {frames * (args.repeat - 1) / (long - short):6.1f} frames/s steady "
-              f"(whole short run {frames / short:.1f}); long run: {cpu:.1f} s CPU in {long:.1f} s, "
-              f"{cpu / long:.2f} cores busy")
+              f"(whole runs: short {frames / short:.1f}, long {frames * args.repeat / long:.1f}); "
+              f"long run: {cpu:.1f} s CPU in {long:.1f} s, {cpu / long:.2f} cores busy")
     if "local Ray, 2 actors" in per_clip:
         overhead = per_clip["local Ray, 2 actors"] - per_clip["2 worker processes"]
         print(f"Ray's overhead per clip vs 2 worker processes: {overhead * 1000:+.0f} ms "

@@ -65,7 +65,8 @@ def check_action(name):
 
 
 def sequence_numbers(action_dir):
-    return sorted(int(p.name) for p in Path(action_dir).iterdir() if p.is_dir() and p.name.isdigit())
+    with os.scandir(action_dir) as entries:  # scandir knows folders without a stat each: extract's folders get big
+        return sorted(int(e.name) for e in entries if e.name.isdigit() and e.is_dir())
 
 
 def write_sequence(action_dir, frames, source=None):

@@ -69,6 +69,7 @@ class ActionManifest:
     def __init__(self, action_dir):
         self.dir = Path(action_dir)
         self.path = self.dir / MANIFEST
+        self._cache = (None, None)  # (file identity, manifest) as last read or written by this process
 
     @contextmanager
     def locked(self):
@@ -79,14 +80,32 @@ class ActionManifest:
             yield
 
     def read(self):
+        """The manifest on disk; parsed again only when another process has replaced the file since."""
+        identity = self._identity()
+        if identity is not None and identity == self._cache[0]:
+            return self._cache[1]
         try:
             manifest = json.loads(self.path.read_text())
         except (OSError, ValueError):  # none yet, or damaged by hand: the source files rebuild it
             manifest = {}
-        return {"clips": manifest.get("clips", {}), "failed": manifest.get("failed", {})}
+        manifest = {"clips": manifest.get("clips", {}), "failed": manifest.get("failed", {})}
+        self._cache = (identity, manifest)
+        return manifest
 
     def write(self, manifest):
-        atomic.write_bytes(self.path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        """Atomically; one clip a line (readable, and json's fast encoder: indent= would use the slow one)."""
+        parts = [f'"{part}": {{\n' + ",\n".join(f"{json.dumps(key)}: {json.dumps(entry, sort_keys=True)}"
+                                               for key, entry in sorted(manifest[part].items())) + "\n}"
+                 for part in ("clips", "failed")]
+        atomic.write_bytes(self.path, ("{" + ",\n".join(parts) + "}\n").encode())
+        self._cache = (self._identity(), manifest)
+
+    def _identity(self):
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
     def rebuild(self):
         """Under the lock: the manifest from the source files; returns (manifest, partial).
