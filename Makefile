@@ -20,13 +20,18 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 demo: setup
 	$(BIN)/signlang detect --source $(SOURCE) --model action.h5 --out $(OUT)
 
-test: setup
+test: setup $(VENV)/.ray-installed
 	$(BIN)/python -m pytest
+
+# the tests run `extract --ray` on a local Ray: the optional extra, installed for them
+$(VENV)/.ray-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[ray]'
+	@touch $@
 
 train: setup
 	$(BIN)/signlang train --data ../shared/data/signers ../shared/data/more_signs --actions hello thanks iloveyou --model action.h5 --logdir Logs
 
-bench: setup
+bench: setup $(VENV)/.ray-installed
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/realtime.py
 	$(BIN)/python bench/unseen.py

@@ -28,9 +28,23 @@ def positive_float(text):
 
 
 def cmd_extract(args):
-    from signlang.collect import extract
-    folders = extract(args.videos, args.action, args.data, fps=args.fps, workers=args.workers)
-    print(f"wrote {len(folders)} sequences to {os.path.join(args.data, args.action)}")
+    from signlang.extract import extract
+    from signlang.labels import read_actions
+    if args.action is not None:
+        clips = [(video, args.action) for video in args.videos]
+    elif len(args.videos) == 1 and (os.path.isdir(args.videos[0]) or args.videos[0].lower().endswith(".csv")):
+        clips = read_actions(args.videos[0])
+    else:
+        raise SignlangError("extract: give --action with video files, or one folder <root>/<action>/<clip> or one "
+                            "CSV file of rows file,action")
+    workers = args.workers or (None if args.ray is not None else 1)
+    outcome = extract(clips, args.data, fps=args.fps, workers=workers, force=args.force, ray=args.ray)
+    print(f"wrote {len(outcome.written)} sequences of {outcome.extracted} clips to {args.data}"
+          + (f"; {outcome.skipped} clips were done before" if outcome.skipped else ""))
+    if outcome.failed:
+        print(f"{len(outcome.failed)} clips gave no sequences:", *outcome.failed, sep="\n  ", file=sys.stderr)
+        raise SignlangError(f"{len(outcome.failed)} of {len(clips)} clips gave no sequences (listed above); "
+                            "--force tries them again")
 
 
 def cmd_collect(args):
@@ -115,12 +129,19 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="signlang", description="Sign-language recognition with MediaPipe Holistic and an LSTM.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("extract", help="video files -> MP_Data/<action>/<sequence>/<frame>.npy")
-    p.add_argument("videos", nargs="+", help="video files (mp4, mov, mkv, webm, avi, gif) or image folders")
-    p.add_argument("--action", required=True, help="the sign shown in these videos")
+    p = sub.add_parser("extract", help="video files -> MP_Data/<action>/<sequence>/<frame>.npy, resumable")
+    p.add_argument("videos", nargs="+", metavar="CLIPS",
+                   help="with --action: video files (mp4, mov, mkv, webm, avi, gif) or image folders; without: one "
+                        "folder <root>/<action>/<clip> or one CSV file of rows file,action")
+    p.add_argument("--action", help="the sign shown in the video files")
     p.add_argument("--data", default=config.DATA_PATH, help="MP_Data folder to add sequences to")
     p.add_argument("--fps", type=positive_float, default=config.FPS, help="keypoint sampling rate (frames/s)")
-    p.add_argument("--workers", type=positive_int, default=1, help="videos processed in parallel")
+    p.add_argument("--workers", type=positive_int,
+                   help="clips processed in parallel (default 1; with --ray: one Ray actor per CPU of the cluster)")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run on Ray (pip install signlang[ray]): a local Ray without ADDRESS, else the cluster at "
+                        "ADDRESS (e.g. auto, ray://head:10001)")
+    p.add_argument("--force", action="store_true", help="extract clips again that were done (or failed) before")
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("collect", help="the tutorial's guided recording session -> MP_Data")

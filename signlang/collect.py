@@ -1,7 +1,7 @@
-"""Keypoints into the tutorial's MP_Data tree: from video files (`extract`) or a guided session (`collect`)."""
+"""Keypoints into the tutorial's MP_Data tree: a video's keypoints, cut into sequences and written atomically
+(for `extract`, signlang.extract), and the guided session (`collect`)."""
 
-import errno
-import multiprocessing
+import json
 import os
 import shutil
 import tempfile
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from signlang import config, keypoints
 from signlang.errors import SignlangError
 from signlang.layout import pad
+from signlang.manifest import SOURCE
 from signlang.sources import is_camera, open_source
 
 
@@ -45,13 +45,17 @@ def split_sequences(frames, length=config.SEQUENCE_LENGTH):
     holds the final pose). A longer clip gives consecutive sequences; a remainder of at least half a
     sequence gives one more, made of the clip's last `length` frames; a shorter remainder is dropped.
     """
-    n = len(frames)
+    return [pad(frames[start:end], length) for start, end in sequence_ranges(len(frames), length)]
+
+
+def sequence_ranges(n, length=config.SEQUENCE_LENGTH):
+    """The frames [start, end) of a clip of n frames that split_sequences makes each sequence of."""
     if n < length:
-        return [pad(frames, length)]
+        return [(0, n)]
     starts = list(range(0, n - length + 1, length))
     if n - (starts[-1] + length) >= length / 2:
         starts.append(n - length)
-    return [frames[s:s + length] for s in starts]
+    return [(s, s + length) for s in starts]
 
 
 def check_action(name):
@@ -61,14 +65,16 @@ def check_action(name):
 
 
 def sequence_numbers(action_dir):
-    return sorted(int(p.name) for p in Path(action_dir).iterdir() if p.is_dir() and p.name.isdigit())
+    with os.scandir(action_dir) as entries:  # scandir knows folders without a stat each: extract's folders get big
+        return sorted(int(e.name) for e in entries if e.name.isdigit() and e.is_dir())
 
 
-def write_sequence(action_dir, frames):
+def write_sequence(action_dir, frames, source=None):
     """Writes one sequence as MP_Data/<action>/<n>/<frame>.npy, numbered after those already there.
 
-    Frames go to a hidden temporary folder first, renamed into place at the end, so an interrupted
-    run leaves no half sequence and an existing one is never replaced. Returns the new folder.
+    Frames (and `source`, a dict saved as source.json: where they came from) go to a hidden temporary
+    folder first, renamed into place at the end, so an interrupted run leaves no half sequence and an
+    existing one is never replaced. Returns the new folder.
     """
     action_dir = Path(action_dir)
     action_dir.mkdir(parents=True, exist_ok=True)
@@ -76,66 +82,23 @@ def write_sequence(action_dir, frames):
     try:
         for i, frame in enumerate(frames):
             np.save(tmp / f"{i}.npy", frame)
+        if source is not None:
+            (tmp / SOURCE).write_text(json.dumps(source))
         number = (sequence_numbers(action_dir) or [-1])[-1] + 1
         while True:
             target = action_dir / str(number)
             try:
-                # Claims the number and fills it in one step (claiming with mkdir first left an empty
-                # sequence folder when killed in between). Fails if another writer's sequence holds it;
-                # an empty folder of that number holds no recording and is taken over.
+                # The rename is the claim: a folder holding frames never replaces a sequence folder (rename
+                # fails on a non-empty one), so two writers cannot share a number, and no empty numbered
+                # folder is ever left behind as a claim made with mkdir would be by a kill at the wrong moment.
                 os.rename(tmp, target)
                 return target
-            except OSError as error:
-                if error.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+            except OSError:
+                if not target.exists():
                     raise
                 number += 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-# --- extract: video files -> MP_Data, videos in parallel processes --------------------------------
-
-_worker_holistic = None
-
-
-def _init_worker():
-    global _worker_holistic
-    _worker_holistic = keypoints.open_holistic()  # lives, and is closed, with the worker process
-
-
-def _worker_keypoints(job):
-    index, path, fps = job
-    return index, video_keypoints(path, fps, _worker_holistic)
-
-
-def extract(videos, action, data_path=config.DATA_PATH, fps=config.FPS, workers=1,
-            length=config.SEQUENCE_LENGTH, progress=True):
-    """Runs Holistic over each video and writes its sequences under data_path/action; returns the folders."""
-    check_action(action)
-    if not videos:
-        raise SignlangError("extract: no videos given")
-    for video in videos:
-        open_source(video, fps)  # checks every input before the slow part starts
-    jobs = [(i, os.fspath(v), fps) for i, v in enumerate(videos)]
-    results = [None] * len(jobs)
-    bar = tqdm(total=len(jobs), unit="video", disable=not progress)
-    for index, frames in _run(jobs, workers):
-        results[index] = frames
-        bar.update()
-    bar.close()
-    action_dir = Path(data_path) / action
-    return [write_sequence(action_dir, seq) for frames in results for seq in split_sequences(frames, length)]
-
-
-def _run(jobs, workers):
-    if workers <= 1:
-        with keypoints.open_holistic() as model:
-            for index, path, fps in jobs:
-                yield index, video_keypoints(path, fps, model)
-        return
-    # spawn: a forked copy of an initialised MediaPipe/TensorFlow runtime is not safe
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
-        yield from pool.imap_unordered(_worker_keypoints, jobs)
 
 
 # --- collect: the tutorial's guided recording session ----------------------------------------------

@@ -69,9 +69,13 @@ def _live(cap):
         cap.release()
 
 
-def _video(path):
-    if path.suffix.lower() not in VIDEO_EXTENSIONS:
+def check_video_name(path):
+    if Path(path).suffix.lower() not in VIDEO_EXTENSIONS:
         raise SignlangError(f"{path}: not a video ({', '.join(VIDEO_EXTENSIONS)}) nor an image folder")
+
+
+def _video(path):
+    check_video_name(path)
     cap = cv2.VideoCapture(os.fspath(path))
     ok, image = cap.read() if cap.isOpened() else (False, None)
     if not ok:
