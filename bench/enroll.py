@@ -12,6 +12,7 @@ its LSTM (build_model) trained from scratch on K of the person's recordings of e
 """
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -41,6 +42,28 @@ def tutorial(X, labels, n, epochs, seed):
     net = M.build_model(n)
     net.fit(X, np.eye(n, dtype=np.float32)[labels], epochs=epochs, batch_size=32, verbose=0)
     return net
+
+
+def table(rows, tut, save_s, people, args, file=sys.stdout):
+    """The figures of the cases measured so far."""
+    out = functools.partial(print, file=file, flush=True)
+    mean = lambda rs, key: 100 * np.nanmean([r[key] for r in rs]) if rs else np.nan
+    base_cell = lambda rs, delta: f"({mean(rs, 'known_base'):.1f}%, {delta:+.1f})"
+    out(f"\n{len(people)} people with other signs, {args.folds} folds by person; base models: the shipped recipe with "
+        f"{args.members} network(s), at most {args.epochs} epochs (shipped: {config.MEMBERS} networks, {config.EPOCHS}); "
+        f"the tutorial's LSTM: {args.tutorial_epochs} epochs. Saving + LiteRT conversion: "
+        f"{np.mean(save_s) if save_s else float('nan'):.1f} s (mean of {len(save_s)})")
+    out(f"{'K':>3} {'cases':>6} {'new-sign recall':>16} {'known signs':>12} {'(base, change)':>18} "
+        f"{'false new':>10} {'seconds':>8} | tutorial: {'recall':>7} {'known':>7} {'false new':>10}")
+    for k in KS:
+        rs = rows[k]
+        delta = np.nanmean([r["known"] - r["known_base"] for r in rs]) * 100 if rs else np.nan
+        t = tut.get(k, [])
+        out(f"{k:>3} {len(rs):>6} {mean(rs, 'recall'):>15.1f}% {mean(rs, 'known'):>11.1f}% "
+            f"{base_cell(rs, delta):>18} "
+            f"{mean(rs, 'false'):>9.1f}% {np.mean([r['seconds'] for r in rs]) if rs else np.nan:>8.1f} | "
+            + (f"{'':10} {mean(t, 'recall'):>6.1f}% {mean(t, 'known'):>6.1f}% {mean(t, 'false'):>9.1f}%" if t else ""))
+    out("targets at K = 5: new-sign recall >= 90 %, known-sign accuracy change >= -1 point, under 60 s")
 
 
 def main():
@@ -118,23 +141,8 @@ def main():
                         f"(base {r['known_base']:.2f}) false new {r['false']:.2f} {seconds:.1f} s")
         keras.backend.clear_session()
 
-    mean = lambda rs, key: 100 * np.nanmean([r[key] for r in rs]) if rs else np.nan
-    base_cell = lambda rs, delta: f"({mean(rs, 'known_base'):.1f}%, {delta:+.1f})"
-    print(f"\n{len(people)} people with other signs, {args.folds} folds by person; base models: the shipped recipe with "
-          f"{args.members} network(s), at most {args.epochs} epochs (shipped: {config.MEMBERS} networks, {config.EPOCHS}); "
-          f"the tutorial's LSTM: {args.tutorial_epochs} epochs. Saving + LiteRT conversion: "
-          f"{np.mean(save_s) if save_s else float('nan'):.1f} s (mean of {len(save_s)})")
-    print(f"{'K':>3} {'cases':>6} {'new-sign recall':>16} {'known signs':>12} {'(base, change)':>18} "
-          f"{'false new':>10} {'seconds':>8} | tutorial: {'recall':>7} {'known':>7} {'false new':>10}")
-    for k in KS:
-        rs = rows[k]
-        delta = np.nanmean([r["known"] - r["known_base"] for r in rs]) * 100 if rs else np.nan
-        t = tut.get(k, [])
-        print(f"{k:>3} {len(rs):>6} {mean(rs, 'recall'):>15.1f}% {mean(rs, 'known'):>11.1f}% "
-              f"{base_cell(rs, delta):>18} "
-              f"{mean(rs, 'false'):>9.1f}% {np.mean([r['seconds'] for r in rs]) if rs else np.nan:>8.1f} | "
-              + (f"{'':10} {mean(t, 'recall'):>6.1f}% {mean(t, 'known'):>6.1f}% {mean(t, 'false'):>9.1f}%" if t else ""))
-    print("targets at K = 5: new-sign recall >= 90 %, known-sign accuracy change >= -1 point, under 60 s")
+        table(rows, tut, save_s, people, args, file=sys.stderr)  # so far: a run cut short still says something
+    table(rows, tut, save_s, people, args)
 
 
 if __name__ == "__main__":
