@@ -88,6 +88,7 @@ def main():
         held = people[te]
         base_ds = data.Dataset(*(a[~np.isin(ds.groups, held)] for a in (ds.X, ds.y, ds.groups)), ds.actions)
         X, labels, groups, outputs = train.examples(base_ds, actions, no_sign=True, seed=fold)
+        del base_ds  # a copy of most of the recordings: kept into the next fold, it ran the machine out of memory
         start = time.perf_counter()
         base = train.fit_members(X, np.eye(len(outputs), dtype=np.float32)[labels], groups, "shipped", args.members,
                                  args.epochs, seed=10 * fold, verbose=0)[0]
