@@ -4,8 +4,9 @@ A network of the shipped recipe ends in a Dense softmax layer named "actions"; i
 before it, is what the network learnt from many people about how a sign looks: a sign embedding. A new
 sign is a prototype in that space (the networks' embeddings side by side): the mean embedding of its
 examples, heavily augmented (signlang.augment), a scale per dimension (the augmented examples' variance,
-shrunk toward its mean by SHRINK) and a radius in those scaled units that holds RADIUS_SHARE of them. A window inside a prototype's radius is that new sign; elsewhere the known signs keep the
-probabilities the model gave them. The layers below are not changed, so no recordings of the known
+shrunk toward its mean by SHRINK) and a radius in those scaled units that holds RADIUS_SHARE of them.
+A window inside a prototype's radius is that new sign; elsewhere the known signs keep the probabilities
+the model gave them. The layers below are not changed, so no recordings of the known
 signs are needed. Chosen by measurement (bench/enroll.py, README "Your own sign"): new output columns
 fitted on the embeddings against rest windows and replayed known-sign embeddings took the known signs
 of the same person far more often; a scaled (diagonal Mahalanobis) distance took other signs and the
@@ -50,7 +51,8 @@ class NewSigns(layers.Layer):
 
     def call(self, inputs):
         h, known = inputs
-        d = ops.sum(ops.square(h[:, None, :] - self.prototypes[None]) / self.scales[None], axis=-1) / ops.square(self.radii)[None]
+        d = ops.sum(ops.square(h[:, None, :] - self.prototypes[None]) / self.scales[None], axis=-1)
+        d = d / ops.square(self.radii)[None]
         inside = ops.sigmoid(self.sharpness * (1.0 - d))
         g = ops.max(inside, axis=-1, keepdims=True)
         close = ops.exp(ops.min(d, axis=-1, keepdims=True) - d)  # the new signs' shares (a softmax of -d)
@@ -102,7 +104,8 @@ def build(nets, prototypes, scales, radii):
     if not len(radii):
         return keras.Model(inputs, known, name="signlang")
     h = outs[0][1] if len(outs) == 1 else layers.Concatenate(name="embedding")([e for _, e in outs])
-    return keras.Model(inputs, NewSigns(prototypes, radii, scales=scales, name="new_signs")([h, known]), name="signlang")
+    new = NewSigns(prototypes, radii, scales=scales, name="new_signs")
+    return keras.Model(inputs, new([h, known]), name="signlang")
 
 
 def prototype(embeddings, share=RADIUS_SHARE, shrink=SHRINK):
