@@ -39,8 +39,8 @@ def execute(tmp_path, monkeypatch, **settings):
     """Runs the notebook in tmp_path with the given settings as environment variables; returns it executed."""
     from nbclient import NotebookClient
 
-    for name in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND", *SETTINGS, "VIDEO", "CLIPS", "RECIPE", "ANNOTATED", "SERVE",
-                 "NEW_SIGN", "NEW_EXAMPLES", "NEW_MODEL"):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND", *SETTINGS, "VIDEO", "CLIPS", "RECIPE", "ANNOTATED",
+                 "SERVE", "NEW_SIGN", "NEW_EXAMPLES", "NEW_MODEL"):
         monkeypatch.delenv(name, raising=False)
     defaults = dict(DATA_PATH=tmp_path / "MP_Data", LOG_DIR=tmp_path / "Logs", MODEL_PATH=MODEL,
                     MODEL_OUT=tmp_path / "action_trained.h5", ANNOTATED=tmp_path / "annotated.mp4", TENSORBOARD=0,
