@@ -12,6 +12,7 @@ its LSTM (build_model) trained from scratch on K of the person's recordings of e
 """
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -43,6 +44,28 @@ def tutorial(X, labels, n, epochs, seed):
     return net
 
 
+def table(rows, tut, save_s, people, args, file=sys.stdout):
+    """The figures of the cases measured so far."""
+    out = functools.partial(print, file=file, flush=True)
+    mean = lambda rs, key: 100 * np.nanmean([r[key] for r in rs]) if rs else np.nan
+    base_cell = lambda rs, delta: f"({mean(rs, 'known_base'):.1f}%, {delta:+.1f})"
+    out(f"\n{len(people)} people with other signs, {args.folds} folds by person; base models: the shipped recipe with "
+        f"{args.members} network(s), at most {args.epochs} epochs (shipped: {config.MEMBERS} networks, {config.EPOCHS}); "
+        f"the tutorial's LSTM: {args.tutorial_epochs} epochs. Saving + LiteRT conversion: "
+        f"{np.mean(save_s) if save_s else float('nan'):.1f} s (mean of {len(save_s)})")
+    out(f"{'K':>3} {'cases':>6} {'new-sign recall':>16} {'known signs':>12} {'(base, change)':>18} "
+        f"{'false new':>10} {'seconds':>8} | tutorial: {'recall':>7} {'known':>7} {'false new':>10}")
+    for k in KS:
+        rs = rows[k]
+        delta = np.nanmean([r["known"] - r["known_base"] for r in rs]) * 100 if rs else np.nan
+        t = tut.get(k, [])
+        out(f"{k:>3} {len(rs):>6} {mean(rs, 'recall'):>15.1f}% {mean(rs, 'known'):>11.1f}% "
+            f"{base_cell(rs, delta):>18} "
+            f"{mean(rs, 'false'):>9.1f}% {np.mean([r['seconds'] for r in rs]) if rs else np.nan:>8.1f} | "
+            + (f"{'':10} {mean(t, 'recall'):>6.1f}% {mean(t, 'known'):>6.1f}% {mean(t, 'false'):>9.1f}%" if t else ""))
+    out("targets at K = 5: new-sign recall >= 90 %, known-sign accuracy change >= -1 point, under 60 s")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folds", type=int, default=3, help="folds by person over the people with other signs")
@@ -65,6 +88,7 @@ def main():
         held = people[te]
         base_ds = data.Dataset(*(a[~np.isin(ds.groups, held)] for a in (ds.X, ds.y, ds.groups)), ds.actions)
         X, labels, groups, outputs = train.examples(base_ds, actions, no_sign=True, seed=fold)
+        del base_ds  # a copy of most of the recordings: kept into the next fold, it ran the machine out of memory
         start = time.perf_counter()
         base = train.fit_members(X, np.eye(len(outputs), dtype=np.float32)[labels], groups, "shipped", args.members,
                                  args.epochs, seed=10 * fold, verbose=0)[0]
@@ -118,23 +142,8 @@ def main():
                         f"(base {r['known_base']:.2f}) false new {r['false']:.2f} {seconds:.1f} s")
         keras.backend.clear_session()
 
-    mean = lambda rs, key: 100 * np.nanmean([r[key] for r in rs]) if rs else np.nan
-    base_cell = lambda rs, delta: f"({mean(rs, 'known_base'):.1f}%, {delta:+.1f})"
-    print(f"\n{len(people)} people with other signs, {args.folds} folds by person; base models: the shipped recipe with "
-          f"{args.members} network(s), at most {args.epochs} epochs (shipped: {config.MEMBERS} networks, {config.EPOCHS}); "
-          f"the tutorial's LSTM: {args.tutorial_epochs} epochs. Saving + LiteRT conversion: "
-          f"{np.mean(save_s) if save_s else float('nan'):.1f} s (mean of {len(save_s)})")
-    print(f"{'K':>3} {'cases':>6} {'new-sign recall':>16} {'known signs':>12} {'(base, change)':>18} "
-          f"{'false new':>10} {'seconds':>8} | tutorial: {'recall':>7} {'known':>7} {'false new':>10}")
-    for k in KS:
-        rs = rows[k]
-        delta = np.nanmean([r["known"] - r["known_base"] for r in rs]) * 100 if rs else np.nan
-        t = tut.get(k, [])
-        print(f"{k:>3} {len(rs):>6} {mean(rs, 'recall'):>15.1f}% {mean(rs, 'known'):>11.1f}% "
-              f"{base_cell(rs, delta):>18} "
-              f"{mean(rs, 'false'):>9.1f}% {np.mean([r['seconds'] for r in rs]) if rs else np.nan:>8.1f} | "
-              + (f"{'':10} {mean(t, 'recall'):>6.1f}% {mean(t, 'known'):>6.1f}% {mean(t, 'false'):>9.1f}%" if t else ""))
-    print("targets at K = 5: new-sign recall >= 90 %, known-sign accuracy change >= -1 point, under 60 s")
+        table(rows, tut, save_s, people, args, file=sys.stderr)  # so far: a run cut short still says something
+    table(rows, tut, save_s, people, args)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@
 A network of the shipped recipe ends in a Dense softmax layer named "actions"; its input, the 96 values
 before it, is what the network learnt from many people about how a sign looks: a sign embedding. A new
 sign is a prototype in that space (the networks' embeddings side by side): the mean embedding of its
-examples, heavily augmented (signlang.augment), and a radius that holds RADIUS_SHARE of those augmented
-examples. A window inside a prototype's radius is that new sign; elsewhere the known signs keep the
-probabilities the model gave them. The layers below are not changed, so no recordings of the known
+examples, heavily augmented (signlang.augment), a scale per dimension (the augmented examples' variance,
+shrunk toward its mean by SHRINK) and a radius in those scaled units that holds RADIUS_SHARE of them.
+A window inside a prototype's radius is that new sign; elsewhere the known signs keep the probabilities
+the model gave them. The layers below are not changed, so no recordings of the known
 signs are needed. Chosen by measurement (bench/enroll.py, README "Your own sign"): new output columns
 fitted on the embeddings against rest windows and replayed known-sign embeddings took the known signs
-of the same person far more often.
+of the same person far more often; a scaled (diagonal Mahalanobis) distance took other signs and the
+known signs less often than a plain Euclidean one at the same recall.
 """
 
 import sys
@@ -26,7 +28,8 @@ from signlang.layout import FRAME_SIZE
 HEAD = "actions"          # the name of each network's final Dense layer (signlang.model.build_recipe)
 MIN_EXAMPLES = 3          # examples a new sign needs at least
 AUGMENTED = 256           # augmented windows per new sign
-RADIUS_SHARE = 90         # percent of a new sign's augmented examples inside its radius
+RADIUS_SHARE = 95         # percent of a new sign's augmented examples inside its radius
+SHRINK = 0.05             # share of the mean variance in each dimension's scale (a few examples: no zero scales)
 SHARPNESS = 8.0           # how fast "inside" falls to "outside" at the radius
 
 
@@ -34,19 +37,22 @@ SHARPNESS = 8.0           # how fast "inside" falls to "outside" at the radius
 class NewSigns(layers.Layer):
     """[embedding, known-sign probabilities] -> probabilities of the known signs, then of the new ones.
 
-    inside_j = sigmoid(SHARPNESS * (1 - |h - prototype_j|^2 / radius_j^2)); the new signs together take
+    d_j = sum((h - prototype_j)^2 / scale_j) / radius_j^2, inside_j = sigmoid(SHARPNESS * (1 - d_j)) (scales of
+    ones: the Euclidean distance of models saved before there were scales); the new signs together take
     g = max_j inside_j, shared by closeness, and the known signs keep their probabilities times 1 - g.
     """
 
-    def __init__(self, prototypes, radii, sharpness=SHARPNESS, **kwargs):
+    def __init__(self, prototypes, radii, sharpness=SHARPNESS, scales=None, **kwargs):
         super().__init__(**kwargs)
         self.prototypes = np.asarray(prototypes, np.float32)
         self.radii = np.asarray(radii, np.float32)
+        self.scales = np.ones_like(self.prototypes) if scales is None else np.asarray(scales, np.float32)
         self.sharpness = float(sharpness)
 
     def call(self, inputs):
         h, known = inputs
-        d = ops.sum(ops.square(h[:, None, :] - self.prototypes[None]), axis=-1) / ops.square(self.radii)[None]
+        d = ops.sum(ops.square(h[:, None, :] - self.prototypes[None]) / self.scales[None], axis=-1)
+        d = d / ops.square(self.radii)[None]
         inside = ops.sigmoid(self.sharpness * (1.0 - d))
         g = ops.max(inside, axis=-1, keepdims=True)
         close = ops.exp(ops.min(d, axis=-1, keepdims=True) - d)  # the new signs' shares (a softmax of -d)
@@ -57,7 +63,7 @@ class NewSigns(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "prototypes": self.prototypes.tolist(), "radii": self.radii.tolist(),
-                "sharpness": self.sharpness}
+                "sharpness": self.sharpness, "scales": self.scales.tolist()}
 
 
 def networks(model, path):
@@ -89,7 +95,7 @@ def embedder(nets):
     return keras.Model(inputs, parts[0] if len(parts) == 1 else layers.Concatenate()(parts))
 
 
-def build(nets, prototypes, radii):
+def build(nets, prototypes, scales, radii):
     """The model: the networks' averaged probabilities for the known signs, then the new signs' (if any)."""
     inputs = keras.Input((config.SEQUENCE_LENGTH, FRAME_SIZE), name="keypoints")
     # Each network once, giving its probabilities and its embedding (so neither is computed twice).
@@ -98,13 +104,16 @@ def build(nets, prototypes, radii):
     if not len(radii):
         return keras.Model(inputs, known, name="signlang")
     h = outs[0][1] if len(outs) == 1 else layers.Concatenate(name="embedding")([e for _, e in outs])
-    return keras.Model(inputs, NewSigns(prototypes, radii, name="new_signs")([h, known]), name="signlang")
+    new = NewSigns(prototypes, radii, scales=scales, name="new_signs")
+    return keras.Model(inputs, new([h, known]), name="signlang")
 
 
-def prototype(embeddings, share=RADIUS_SHARE):
-    """A new sign's prototype (mean embedding) and radius (holding `share` percent of the embeddings)."""
-    centre = embeddings.mean(0)
-    return centre, float(np.sqrt(np.percentile(((embeddings - centre) ** 2).sum(-1), share)))
+def prototype(embeddings, share=RADIUS_SHARE, shrink=SHRINK):
+    """A new sign's prototype (mean embedding), scales (shrunk variances) and radius (holding `share`
+    percent of the embeddings)."""
+    centre, var = embeddings.mean(0), embeddings.var(0)
+    scale = (1 - shrink) * var + shrink * var.mean()
+    return centre, scale, float(np.sqrt(np.percentile(((embeddings - centre) ** 2 / scale).sum(-1), share)))
 
 
 def add_signs(model, actions, examples, path="model", seed=0, progress=True):
@@ -116,15 +125,17 @@ def add_signs(model, actions, examples, path="model", seed=0, progress=True):
     check_names(examples, actions, path)
     old = _new_signs(model)
     prototypes = list(old.prototypes) if old else []
+    scales = list(old.scales) if old else []
     radii = list(old.radii) if old else []
     embed = embedder(nets)
     rng = np.random.default_rng(seed)
     for name, X in tqdm(examples.items(), unit="sign", desc="new signs", disable=not progress):
         windows = np.concatenate([X, augment(X[rng.integers(0, len(X), AUGMENTED)], rng)])
-        centre, radius = prototype(embed.predict(windows, batch_size=512, verbose=0))
+        centre, scale, radius = prototype(embed.predict(windows, batch_size=512, verbose=0))
         prototypes.append(centre)
+        scales.append(scale)
         radii.append(radius)
-    return build(nets, prototypes, radii), list(actions) + list(examples)
+    return build(nets, prototypes, scales, radii), list(actions) + list(examples)
 
 
 def check_names(names, actions, path):
@@ -146,7 +157,7 @@ def remove_sign(model, actions, name, path="model"):
         raise SignlangError(f"{path}: {name!r} is one of the signs the model was trained on; only signs added with "
                             "add-sign can be removed (train without it: signlang train --actions ...)")
     keep = [j for j in range(len(added.radii)) if actions[n_known + j] != name]
-    return (build(networks(model, path), added.prototypes[keep], added.radii[keep]),
+    return (build(networks(model, path), added.prototypes[keep], added.scales[keep], added.radii[keep]),
             [a for a in actions if a != name])
 
 

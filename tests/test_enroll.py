@@ -90,3 +90,18 @@ def test_errors(tmp_path, person, capsys):
         err = capsys.readouterr().err
         assert err.startswith("signlang: error: ") and message in err, err
         assert not (tmp_path / "out.h5").exists()
+
+
+def test_the_radius_is_in_units_of_each_dimensions_spread():
+    """Examples spread along one dimension and steady along another: a window as far from the prototype
+    as the spread allows is the new sign along the first and not along the second."""
+    from signlang.enroll import NewSigns, prototype
+
+    rng = np.random.default_rng(0)
+    examples = np.stack([rng.normal(0, 1.0, 500), rng.normal(0, 0.1, 500)], axis=1)
+    centre, scale, radius = prototype(examples)
+    layer = NewSigns([centre], [radius], scales=[scale])
+    known = np.array([[0.9], [0.9]], np.float32)  # one known sign, given with confidence
+    windows = centre + np.array([[1.5, 0.0], [0.0, 1.5]], np.float32)
+    p = np.asarray(layer([windows, known]))
+    assert p[0].argmax() == 1 and p[1].argmax() == 0, p

@@ -20,6 +20,7 @@ STEPS = ["Dependencies", "Keypoints using MediaPipe Holistic", "Extract keypoint
          "Save weights", "Evaluation using a confusion matrix", "Test in real time"]
 SETTINGS = ["SOURCE", "ACTIONS", "NO_SEQUENCES", "SEQUENCE_LENGTH", "TRAIN", "EPOCHS", "DATA_PATH", "LOG_DIR",
             "MODEL_PATH", "MODEL_OUT"]
+OTHER_SIGN_CLIP = "sign-language-processing__pose__test_video.mp4"  # one sign outside the vocabulary
 NO_CAMERA = 99  # a camera index no machine has: the notebook's "no webcam" path
 
 
@@ -38,10 +39,12 @@ def execute(tmp_path, monkeypatch, **settings):
     """Runs the notebook in tmp_path with the given settings as environment variables; returns it executed."""
     from nbclient import NotebookClient
 
-    for name in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND", *SETTINGS, "VIDEO", "CLIPS", "RECIPE", "ANNOTATED", "SERVE"):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND", *SETTINGS, "VIDEO", "CLIPS", "RECIPE", "ANNOTATED",
+                 "SERVE", "NEW_SIGN", "NEW_EXAMPLES", "NEW_MODEL"):
         monkeypatch.delenv(name, raising=False)
     defaults = dict(DATA_PATH=tmp_path / "MP_Data", LOG_DIR=tmp_path / "Logs", MODEL_PATH=MODEL,
-                    MODEL_OUT=tmp_path / "action_trained.h5", ANNOTATED=tmp_path / "annotated.mp4", TENSORBOARD=0)
+                    MODEL_OUT=tmp_path / "action_trained.h5", ANNOTATED=tmp_path / "annotated.mp4", TENSORBOARD=0,
+                    NEW_MODEL=tmp_path / "my_signs.h5")
     for name, value in {**defaults, **settings}.items():
         monkeypatch.setenv(name, str(value))
     nb = read_notebook()
@@ -78,6 +81,13 @@ def labelled_clips(tmp_path, clips):
     return root
 
 
+def own_sign_clips(root, clips):
+    """CLIPS/wiggle/: the shared clip of a sign outside the vocabulary, twice (2 sequences each: 4 examples)."""
+    (root / "wiggle").mkdir()
+    for name in ("one.mp4", "two.mp4"):
+        (root / "wiggle" / name).symlink_to(clips[OTHER_SIGN_CLIP])
+
+
 def sequences(data_path):
     """{action: number of complete sequences} of an MP_Data tree."""
     return {a.name: sum(1 for s in a.iterdir() if (s / "29.npy").is_file()) for a in sorted(data_path.iterdir())}
@@ -110,19 +120,24 @@ def test_notebook_follows_the_tutorials_eleven_steps_after_one_settings_cell():
 def test_notebook_runs_with_the_shipped_model(tmp_path, monkeypatch, clips):
     if not MODEL.exists():
         pytest.skip(f"{MODEL} (the shipped model) is absent: TRAIN=False loads it")
-    nb = execute(tmp_path, monkeypatch, SOURCE=clips["hello"], NO_SEQUENCES=1, CLIPS=labelled_clips(tmp_path, clips),
-                 TRAIN=0)
+    root = labelled_clips(tmp_path, clips)
+    own_sign_clips(root, clips)
+    nb = execute(tmp_path, monkeypatch, SOURCE=clips["hello"], NO_SEQUENCES=1, CLIPS=root, TRAIN=0, NEW_SIGN="wiggle")
     out = text(nb)
     # Step 5: no guided session over a video (it has no label: issue 11); the labelled clips give
     # 1 hello, 2 thanks, 2 iloveyou sequences.
     assert "step 5: no guided session without a webcam" in out and "STARTING COLLECTION" not in out
-    assert sequences(tmp_path / "MP_Data") == {"hello": 1, "iloveyou": 2, "thanks": 2}
+    assert sequences(tmp_path / "MP_Data") == {"hello": 1, "iloveyou": 2, "thanks": 2, "wiggle": 4}
     assert "TRAIN is False: training skipped" in out
     assert re.search(r"^accuracy [\d.]+ on 5 sequences", out, re.M)  # all of MP_Data is test data
     assert "multilabel confusion matrices" in out
     sentence = re.search(r"^sentence: (.*); 33 frames", out, re.M)
     assert sentence, "step 11 printed no sentence"
     assert "hello" in sentence.group(1).split(), f"the shipped model did not read hello in the hello clip: {sentence.group(0)}"
+    # Your own sign: added from its clips, then found in the first of them by the new model.
+    from signlang.model import load_actions
+    assert load_actions(tmp_path / "my_signs.h5") == [*load_actions(MODEL), "wiggle"]
+    assert re.search(r"^sentence: wiggle; \d+ frames", out, re.M), "the new model did not read the new sign in its clip"
     assert (tmp_path / "annotated.mp4").stat().st_size > 0
     assert not (tmp_path / "action_trained.h5").exists()  # TRAIN=False trains and saves nothing
     assert len(images(nb)) == 3  # landmarks (step 2), confusion matrix (10), annotated frames (11)
@@ -154,6 +169,7 @@ def test_without_a_camera_or_video_the_capture_steps_skip(tmp_path, monkeypatch)
     for step in (2, 5, 11):
         assert f"step {step} skipped: no webcam and no VIDEO" in out
     assert "step 10 skipped: no test sequences" in out
+    assert "adding 'wave' skipped: it needs at least 3 examples" in out and "trying skipped: no sign was added" in out
     assert not (tmp_path / "MP_Data").exists() and not images(nb)
 
 
