@@ -72,6 +72,7 @@ class Detector:
         self.quiet = 0
         self.current = None  # the sign already given in this stretch of signing
         self.words = []      # every sign given, in order
+        self.confidences = []  # the mean probability over its N votes that each word was given with
         self.sentence = deque(maxlen=sentence_length)  # the last words, for the banner
         self.probs = None    # last prediction over all outputs
 
@@ -114,6 +115,7 @@ class Detector:
         self.current = best
         sign = self.actions[best]
         self.words.append(sign)
+        self.confidences.append(float(np.mean(self.best_probs)))
         self.sentence.append(sign)
         return sign
 

@@ -55,7 +55,7 @@ def run(frames, predictor, threshold=config.THRESHOLD, fps=config.FPS, out=None,
             for count, (frame, image, results) in enumerate(detections, 1):
                 t, sign = frame.t, detector.push(kp.extract_keypoints(results))
                 if sign and on_sign:
-                    on_sign(_sign_event(detector, sign, t))
+                    on_sign(_sign_event(sign, detector.confidences[-1], t))
                 if sink or show:
                     image = annotate(image, results, detector, colors)
                 if sink:
@@ -72,9 +72,10 @@ def run(frames, predictor, threshold=config.THRESHOLD, fps=config.FPS, out=None,
             if show:
                 cv2.destroyAllWindows()
         elapsed = time.perf_counter() - start
-    for sign in detector.flush():
+    given = detector.flush()  # the end of the stream may still give signs
+    for sign, p in zip(given, detector.confidences[len(detector.confidences) - len(given):]):
         if on_sign:
-            on_sign(_sign_event(detector, sign, t))
+            on_sign(_sign_event(sign, p, t))
     return {"event": "summary", "sentence": detector.words, "frames": count,
             "fps": round(count / elapsed, 2) if count else 0.0}
 
@@ -112,8 +113,9 @@ def _ahead(items, depth=2):
         worker.join()
 
 
-def _sign_event(detector, sign, t):
-    p = detector.probs[detector.actions.index(sign)]
+def _sign_event(sign, p, t):
+    """p: the sign's mean probability over the predictions that gave it (not the last one's, which after
+    the end of a stream belongs to a later window)."""
     return {"event": "sign", "sign": sign, "p": round(float(p), 4), "t": round(t, 3)}
 
 

@@ -84,6 +84,7 @@ def test_a_sign_needs_the_confidence_on_average_over_its_votes():
     d = detector([unsure, sure], stable=4)
     assert feed(d, [0, 0, 1, 1]) == [None] * 4  # mean (0.6 + 0.6 + 0.95 + 0.95) / 4 = 0.775
     assert feed(d, [1]) == ["thanks"]  # mean (0.6 + 3 x 0.95) / 4 = 0.86
+    assert d.confidences == [pytest.approx(0.8625)]  # what detect --json reports as the sign's "p"
 
 
 @pytest.mark.parametrize("threshold", [-0.1, 1.5, float("nan")])
