@@ -48,11 +48,9 @@ def build_model(n_actions=len(config.ACTIONS)):
 # --- the shipped recipe -----------------------------------------------------------------------------
 
 def build_recipe(n_actions, width=96, dropout=0.3, name="signlang"):
-    """The shipped model: Normalize -> per-frame dense -> two temporal convolutions -> mean over time.
+    """The shipped model: Normalize -> per-frame dense -> two temporal convolutions -> max+mean pooling.
 
-    Pooling over time makes the decision independent of where in the 30 frames the sign happens. The mean
-    (not the max) lets the sign that fills most of a window win it: with max pooling a few frames of the
-    previous sign held the window, and runs of signs lost words (bench/streams.py, README).
+    Pooling over time makes the decision independent of where in the 30 frames the sign happens.
     """
     inputs = keras.Input((config.SEQUENCE_LENGTH, FRAME_SIZE), name="keypoints")
     x = Normalize(name="normalize")(inputs)
@@ -60,7 +58,7 @@ def build_recipe(n_actions, width=96, dropout=0.3, name="signlang"):
     x = layers.Dropout(dropout)(x)
     x = layers.Conv1D(width, 5, padding="same", activation="relu")(x)
     x = layers.Conv1D(width, 5, padding="same", activation="relu")(x)
-    x = layers.GlobalAveragePooling1D()(x)
+    x = layers.Concatenate()([layers.GlobalMaxPooling1D()(x), layers.GlobalAveragePooling1D()(x)])
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(width, activation="relu")(x)
     outputs = layers.Dense(n_actions, activation="softmax", name="actions")(x)
