@@ -75,6 +75,29 @@ def clip_manifest():
     return json.loads((need(VIDEOS) / "manifest.json").read_text())["clips"]
 
 
+def read_video(path):
+    """A clip's frames (BGR images) and its frame rate."""
+    import cv2
+    capture = cv2.VideoCapture(str(path))
+    images = []
+    while (image := capture.read()[1]) is not None:
+        images.append(image)
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return images, fps
+
+
+def write_video(target, images, fps):
+    """Writes images (BGR) as an mp4 clip."""
+    import cv2
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    height, width = images[0].shape[:2]
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for image in images:
+        writer.write(image)
+    writer.release()
+
+
 def signlang_command(*args):
     """The installed `signlang` command line with these arguments."""
     return [str(Path(sys.executable).with_name("signlang")), *map(str, args)]

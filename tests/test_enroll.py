@@ -4,10 +4,9 @@ real MediaPipe and TensorFlow; the shipped action.h5 as the model built on)."""
 import hashlib
 import json
 
-import cv2
 import numpy as np
 import pytest
-from conftest import ROOT, VIDEOS, more_signs_archive, need, run_cli
+from conftest import ROOT, VIDEOS, more_signs_archive, need, read_video, run_cli, write_video
 
 from signlang import cli, collect, config, data
 from signlang.model import build_model, load_actions, load_model, save
@@ -59,15 +58,8 @@ def test_add_sign_from_a_clip_then_detect(tmp_path):
     """The guided recording (collect) from a video: the shared clip of a sign outside the vocabulary, played
     4 times (one play gives one 30-frame recording); the new model finds that sign in the clip itself."""
     clip = need(VIDEOS) / OTHER_SIGN_CLIP
-    video = cv2.VideoCapture(str(clip))
-    frames = []
-    while (image := video.read()[1]) is not None:
-        frames.append(image)
-    writer = cv2.VideoWriter(str(tmp_path / "again.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
-                             video.get(cv2.CAP_PROP_FPS), frames[0].shape[1::-1])
-    for image in frames * 4:
-        writer.write(image)
-    writer.release()
+    frames, fps = read_video(clip)
+    write_video(tmp_path / "again.mp4", frames * 4, fps)
     run_cli("add-sign", "wiggle", "--model", BASE, "--out", tmp_path / "w.h5", "--data", tmp_path / "MP_Data",
             "--source", tmp_path / "again.mp4", "--examples", 3, "--no-window")
     assert len(list((tmp_path / "MP_Data" / "wiggle").iterdir())) == 3  # the recordings are kept

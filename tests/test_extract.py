@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, write_video
 from signlang import data
 from signlang.manifest import MANIFEST, SOURCE
 
@@ -28,15 +28,6 @@ def cut(source, target, start, frames=CLIP_FRAMES):
     images = [image for ok, image in (cap.read() for _ in range(frames)) if ok]
     cap.release()
     write_video(target, images, fps)
-
-
-def write_video(target, images, fps):
-    target.parent.mkdir(parents=True, exist_ok=True)
-    height, width = images[0].shape[:2]
-    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    for image in images:
-        writer.write(image)
-    writer.release()
 
 
 @pytest.fixture

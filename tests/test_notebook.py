@@ -11,7 +11,7 @@ import re
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, read_video, write_video
 
 NOTEBOOK = ROOT / "ActionDetection.ipynb"
 MODEL = ROOT / "action.h5"
@@ -84,20 +84,8 @@ def labelled_clips(tmp_path, clips):
 def another_take(src, dst):
     """A second, different clip of the same signing: src re-encoded without its first frame (extract skips a
     clip whose content it has already extracted, so a link to the same file would add nothing)."""
-    import cv2
-    capture = cv2.VideoCapture(str(src))
-    ok, image = capture.read()
-    writer = None
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        if writer is None:
-            writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), capture.get(cv2.CAP_PROP_FPS) or 25,
-                                     (image.shape[1], image.shape[0]))
-        writer.write(image)
-    writer.release()
-    capture.release()
+    images, fps = read_video(src)
+    write_video(dst, images[1:], fps)
 
 
 def own_sign_clips(root, clips):
