@@ -1,7 +1,7 @@
 """`signlang serve` speed: frames/s and end-to-end latency per frame through the server, against Holistic alone
 on the same frames, side by side in one run.
 
-The shared clips are sampled at the training rate (25 frames/s) and fitted into 640x480 as the page does, then
+The shared clips are sampled at the training rate (25 frames/s) and fitted into 640x480 and centred on a black 640x480 frame (a webcam's), then
 JPEG-encoded once (quality 80, as the page's canvas.toBlob). Through the server: `signlang serve` in its own
 process, a WebSocket client that sends one frame and waits for its result before sending the next (the page's
 protocol), a new connection (and so a new Holistic graph) per clip; latency is send to result received.
@@ -24,6 +24,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 from signlang import config  # noqa: E402
@@ -34,10 +35,15 @@ from signlang.sources import open_source  # noqa: E402
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
-def fitted(image):
+def webcam_frame(image):
+    """The clip's frame fitted into 640x480 and centred on a black 640x480 frame, as a webcam gives it."""
     scale = min(1.0, FRAME_BOX[0] / image.shape[1], FRAME_BOX[1] / image.shape[0])
     size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    image = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    frame = np.zeros((FRAME_BOX[1], FRAME_BOX[0], 3), np.uint8)
+    top, left = (FRAME_BOX[1] - size[1]) // 2, (FRAME_BOX[0] - size[0]) // 2
+    frame[top:top + size[1], left:left + size[0]] = image
+    return frame
 
 
 def start_server(model):
@@ -95,12 +101,12 @@ def main():
     if not videos or not Path(args.model).is_file():
         sys.exit(f"bench/serve.py needs the shared clips ({SHARED / 'videos'}) and a model ({args.model})")
 
-    clips = [[fitted(f.image) for f in open_source(v, config.FPS)] for v in videos]
+    clips = [[webcam_frame(f.image) for f in open_source(v, config.FPS)] for v in videos]
     jpegs = [[cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes() for image in clip]
              for clip in clips]
     n = sum(map(len, clips))
     print(f"{len(clips)} shared clips, {n} frames sampled at {config.FPS:g} fps, fitted into "
-          f"{FRAME_BOX[0]}x{FRAME_BOX[1]}, JPEG {sum(len(d) for clip in jpegs for d in clip) / n / 1024:.0f} KB a frame on average")
+          f"{FRAME_BOX[0]}x{FRAME_BOX[1]} frames, JPEG {sum(len(d) for clip in jpegs for d in clip) / n / 1024:.0f} KB a frame on average")
     server, address = start_server(args.model)
     try:
         through_server(address, jpegs[0][:5])  # warm-up: the first graph and the predictor's first call
