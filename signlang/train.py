@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-from signlang import config, nosign
+from signlang import config, context, nosign
 from signlang.atomic import atomic_path
 from signlang.augment import Augmented
 from signlang.errors import SignlangError
@@ -50,7 +50,8 @@ def examples(data, actions=None, no_sign=True, seed=0):
 
     outputs are the model's output names: the signs (`actions`, default the data's), then config.NO_SIGN
     when no_sign is on. Its examples are the data's own NO_SIGN recordings and windows of rest and of sign
-    onsets and offsets cut from each group's sign recordings (signlang.nosign). Sequences of actions
+    onsets and offsets cut from each group's sign recordings (signlang.nosign); with it come sign windows
+    holding the edge of another sign of the same group (signlang.context), as in a run of signs. Sequences of actions
     outside `actions` are left out (and counted on stderr): taken as "no sign" examples, signs outside the
     vocabulary taught the model to answer "no sign" to the real signs of new people (README).
     """
@@ -68,10 +69,11 @@ def examples(data, actions=None, no_sign=True, seed=0):
     X, groups = data.X[keep], data.groups[keep]
     labels = np.array([outputs.index(a) for a in data.y[keep]])
     if no_sign:
-        sign = labels < len(signs)
-        made, made_groups = nosign.windows(X[sign], groups[sign], np.random.default_rng(seed))
-        X, groups = np.concatenate([X, made]), np.concatenate([groups, made_groups])
-        labels = np.concatenate([labels, np.full(len(made), len(signs))])
+        sign, rng = labels < len(signs), np.random.default_rng(seed)
+        made, made_groups = nosign.windows(X[sign], groups[sign], rng)
+        edges = context.windows(X[sign], labels[sign], groups[sign], rng)
+        X, groups = np.concatenate([X, made, edges[0]]), np.concatenate([groups, made_groups, edges[2]])
+        labels = np.concatenate([labels, np.full(len(made), len(signs)), edges[1]])
     return X, labels, groups, outputs
 
 

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import FULL_FACE, IDLE, YES_NO, more_signs_archive, signer_archive
-from signlang import config, data, layout, model as M, nosign, train as training
+from signlang import config, context, data, layout, model as M, nosign, train as training
 from signlang.augment import augment
 from signlang.features import FACE_ASPECT, UPPER_BODY, Normalize
 from signlang.errors import SignlangError
@@ -260,11 +260,17 @@ def test_examples_map_idle_to_no_sign_leave_other_signs_out_and_add_windows(with
     n = kept.sum()
     assert np.array_equal(labels[:n], [outputs.index(a) for a in ds.y[kept]])
     assert np.array_equal(X[:n], ds.X[kept]) and np.array_equal(groups[:n], ds.groups[kept])
-    made = len(X) - n
-    expected = config.NO_SIGN_SHARE * np.isin(ds.y, config.ACTIONS).sum()
+    signs = np.isin(ds.y, config.ACTIONS)
+    made = (labels[n:] == 3).sum()
+    expected = config.NO_SIGN_SHARE * signs.sum()
     assert made > 0 and abs(made - expected) <= 2, (made, expected)  # one rounding per group
     assert X.shape[1:] == (30, 1662) and len(labels) == len(groups) == len(X)
-    assert (labels[n:] == 3).all() and set(groups[n:]) == {IDLE, YES_NO}
+    assert (labels[n:n + made] == 3).all() and set(groups[n:n + made]) == {IDLE, YES_NO}
+    edges = len(X) - n - made  # sign windows with another sign's edge: from groups with two signs or more
+    two_signs = [g for g in np.unique(ds.groups) if len(set(ds.y[signs & (ds.groups == g)])) >= 2]
+    expected = config.CONTEXT_SHARE * (signs & np.isin(ds.groups, two_signs)).sum()
+    assert edges > 0 and abs(edges - expected) <= 2, (edges, expected)
+    assert (labels[n + made:] < 3).all() and set(groups[n + made:]) <= set(two_signs)
 
 
 def test_examples_default_actions_and_without_no_sign(with_other_signs, six):
@@ -314,3 +320,21 @@ def test_windows_are_about_share_times_n_rest_windows_of_each_group(six, share):
     no_hands = ~np.any(made[..., layout.LEFT_HAND] != 0, axis=-1) & ~np.any(made[..., layout.RIGHT_HAND] != 0, axis=-1)
     assert (no_hands.sum(axis=1) >= 21).all()  # rest, or a sign's first/last 3-9 frames beside rest
     assert (no_hands.sum(axis=1) == 30).any() and (no_hands.sum(axis=1) < 30).any()  # both kinds
+
+
+def test_context_windows_are_a_persons_sign_with_the_edge_of_another_of_their_signs(six):
+    pick = np.concatenate([np.flatnonzero(six.y == a)[:4] for a in config.ACTIONS])  # 4 of each sign
+    X, labels = six.X[pick], np.array([list(config.ACTIONS).index(a) for a in six.y[pick]])
+    groups = np.array(["a"] * len(X))
+    made, made_labels, made_groups = context.windows(X, labels, groups, np.random.default_rng(0), share=1.0, most=12)
+    assert len(made) == len(X) and set(made_groups) == {"a"}
+    for window, label in zip(made, made_labels):
+        # the sign's own frames, shifted by k, fill 18 or more of the 30; the other k frames are another sign's
+        found = [(k, i) for k in range(3, 13) for i in np.flatnonzero(labels == label)
+                 if np.array_equal(window[:30 - k], X[i][k:]) or np.array_equal(window[k:], X[i][:30 - k])]
+        assert found, "a context window must hold most of a sequence of its own sign"
+        k, i = found[0]
+        edge = window[30 - k:] if np.array_equal(window[:30 - k], X[i][k:]) else window[:k]
+        assert any(np.array_equal(edge, X[j][:k]) or np.array_equal(edge, X[j][-k:]) for j in np.flatnonzero(labels != label))
+    one_sign = context.windows(X[labels == 0], labels[labels == 0], groups[labels == 0], np.random.default_rng(0))
+    assert len(one_sign[0]) == 0  # a person with one sign has no other sign to border it
