@@ -1,8 +1,9 @@
 """Signs in streams and no signs at rest, on people left out: the shipped recipe beside the baseline.
 
 One run of grouped k-fold cross-validation by person over everyone in the shared data (signers and
-more_signs: hello / thanks / iloveyou are the signs, idle recordings "no sign", other signs left out, as
-in `make train`). Each fold trains both recipes on the same examples (signlang.train.examples) and scores the people it left out:
+more_signs: hello / thanks / iloveyou are the signs, idle recordings "no sign", other signs learnt by the
+shipped recipe's veto network only, as in `make train`). Each fold trains both recipes on the same examples
+(signlang.train.examples; the baseline has no veto) and scores the people it left out:
 accuracy on their sign sequences; their sequences joined into streams of 4 signs, back to back and with
 rest between them, through the real Detector (word error rate, exact sentences); false signs per minute
 on their idle recordings and on the shared clips without a vocabulary sign (whose people are in no
@@ -132,13 +133,14 @@ def limit(ds, n, seed=0):
     return data.Dataset(ds.X[keep], ds.y[keep], ds.groups[keep], data.order_actions(set(ds.y[keep])))
 
 
-def fit(recipe, X, labels, groups, outputs, args, fold):
-    """Trains one recipe on a fold's examples; returns its batch predictor (windows -> probabilities)."""
+def fit(recipe, X, labels, groups, outputs, other, args, fold):
+    """Trains one recipe on a fold's examples (the shipped one with its veto network learnt from `other`, as in
+    `make train`); returns its batch predictor (windows -> probabilities)."""
     if recipe == "baseline":
         return Baseline(seed=fold).fit(X, labels, n_classes=len(outputs)).predict_proba
     Y = np.eye(len(outputs), dtype=np.float32)[labels]
     model = train.fit_members(X, Y, groups, "shipped", args.members, args.epochs, patience=args.patience,
-                              seed=10 * fold, verbose=0)[0]
+                              seed=10 * fold, verbose=0, other=other)[0]
     return lambda windows: model.predict(windows, batch_size=1024, verbose=0)
 
 
@@ -199,16 +201,18 @@ def main():
     raw = {r: {"people": {}, "streams": [], "idle": [], "other": [], "clips_fpm": [], "train_s": [], "examples": [],
                "clips": {c: {"expected": clips[c][0], "detected": []} for c in signing}} for r in recipes}
     for fold, (tr, te) in enumerate(GroupKFold(args.folds).split(ds.X, ds.y, ds.groups)):
-        X, labels, groups, outputs = train.examples(
-            data.Dataset(ds.X[tr], ds.y[tr], ds.groups[tr], ds.actions), list(config.ACTIONS), no_sign=True, seed=fold)
+        fold_ds = data.Dataset(ds.X[tr], ds.y[tr], ds.groups[tr], ds.actions)
+        X, labels, groups, outputs = train.examples(fold_ds, list(config.ACTIONS), no_sign=True, seed=fold)
+        other = train.other_signs(fold_ds, outputs)
+        del fold_ds
         predictors = {}
         for r in recipes:
             start = time.perf_counter()
-            predictors[r] = fit(r, X, labels, groups, outputs, args, fold)
+            predictors[r] = fit(r, X, labels, groups, outputs, other, args, fold)
             raw[r]["train_s"].append(time.perf_counter() - start)
             raw[r]["examples"].append(len(X))
             log(f"fold {fold + 1}/{args.folds} {r}: trained in {raw[r]['train_s'][-1]:.0f} s on {len(X)} examples")
-        del X, labels, groups
+        del X, labels, groups, other
         for person in np.unique(ds.groups[te]):
             mine = te[ds.groups[te] == person]
             X, y = ds.X[mine], ds.y[mine]

@@ -160,8 +160,9 @@ def build_parser():
     p.add_argument("--model", default=config.MODEL_PATH, help="model file to write (.h5); curve PNG beside it")
     p.add_argument("--logdir", default=config.LOG_DIR, help="TensorBoard runs go to a new folder in here")
     p.add_argument("--actions", nargs="+",
-                   help="the signs, in output order (default: the data's, the tutorial's first); other actions "
-                        "in the data are left out")
+                   help="the signs, in output order (default: the data's, the tutorial's first); other signs "
+                        "in the data are learnt by a veto network that turns them into 'no sign' (shipped recipe; "
+                        "left out with --no-idle)")
     p.add_argument("--no-idle", action="store_true",
                    help=f"no '{config.NO_SIGN}' output: every window is one of the signs (the tutorial's model); "
                         f"by default the model also learns 'no sign' from {config.NO_SIGN}/ folders and from rest "

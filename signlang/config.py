@@ -21,4 +21,5 @@ CONTEXT_SHARE = 0.5                        # sign windows with another sign's ed
 CONTEXT_FRAMES = 12                        # ... at most this many frames of the other sign
 EPOCHS = 60                                # at most, per network; early stopping picks the best epoch
 PATIENCE = 15                              # early stopping: epochs without a better validation loss
+VETO_EPOCHS = 30                           # the veto network's epochs (signlang.veto), all of them kept
 ENROLL_EXAMPLES = 8                        # recordings per new sign made by `add-sign --source` (bench/enroll.py)

@@ -6,8 +6,8 @@ sign is a prototype in that space (the networks' embeddings side by side): the m
 examples, heavily augmented (signlang.augment), a scale per dimension (the augmented examples' variance,
 shrunk toward its mean by SHRINK) and a radius in those scaled units that holds RADIUS_SHARE of them.
 A window inside a prototype's radius is that new sign; elsewhere the known signs keep the probabilities
-the model gave them. The layers below are not changed, so no recordings of the known
-signs are needed. Chosen by measurement (bench/enroll.py, README "Your own sign"): new output columns
+the model gave them (after the veto network, if the model has one: signlang.veto). The layers below are
+not changed, so no recordings of the known signs are needed. Chosen by measurement (bench/enroll.py, README "Your own sign"): new output columns
 fitted on the embeddings against rest windows and replayed known-sign embeddings took the known signs
 of the same person far more often; a scaled (diagonal Mahalanobis) distance took other signs and the
 known signs less often than a plain Euclidean one at the same recall.
@@ -20,12 +20,12 @@ import numpy as np
 from keras import layers, ops
 from tqdm import tqdm
 
-from signlang import config
+from signlang import config, veto
 from signlang.augment import augment
 from signlang.errors import SignlangError
 from signlang.layout import FRAME_SIZE
 
-HEAD = "actions"          # the name of each network's final Dense layer (signlang.model.build_recipe)
+HEAD = "actions"          # the name of each sign network's final Dense layer (signlang.model.build_recipe)
 MIN_EXAMPLES = 3          # examples a new sign needs at least
 AUGMENTED = 256           # augmented windows per new sign
 RADIUS_SHARE = 95         # percent of a new sign's augmented examples inside its radius
@@ -95,12 +95,15 @@ def embedder(nets):
     return keras.Model(inputs, parts[0] if len(parts) == 1 else layers.Concatenate()(parts))
 
 
-def build(nets, prototypes, scales, radii):
-    """The model: the networks' averaged probabilities for the known signs, then the new signs' (if any)."""
+def build(nets, prototypes, scales, radii, vetoed=None):
+    """The model: the networks' averaged probabilities for the known signs (overruled by the veto network of
+    `vetoed`, signlang.veto.find's), then the new signs' (if any)."""
     inputs = keras.Input((config.SEQUENCE_LENGTH, FRAME_SIZE), name="keypoints")
     # Each network once, giving its probabilities and its embedding (so neither is computed twice).
     outs = [keras.Model(net.inputs, [net.outputs[0], _head(net).input], name=net.name)(inputs) for net in nets]
     known = outs[0][0] if len(outs) == 1 else layers.Average(name="known")([p for p, _ in outs])
+    if vetoed is not None:
+        known = veto.apply(inputs, known, *vetoed)
     if not len(radii):
         return keras.Model(inputs, known, name="signlang")
     h = outs[0][1] if len(outs) == 1 else layers.Concatenate(name="embedding")([e for _, e in outs])
@@ -135,7 +138,7 @@ def add_signs(model, actions, examples, path="model", seed=0, progress=True):
         prototypes.append(centre)
         scales.append(scale)
         radii.append(radius)
-    return build(nets, prototypes, scales, radii), list(actions) + list(examples)
+    return build(nets, prototypes, scales, radii, veto.find(model)), list(actions) + list(examples)
 
 
 def check_names(names, actions, path):
@@ -157,7 +160,7 @@ def remove_sign(model, actions, name, path="model"):
         raise SignlangError(f"{path}: {name!r} is one of the signs the model was trained on; only signs added with "
                             "add-sign can be removed (train without it: signlang train --actions ...)")
     keep = [j for j in range(len(added.radii)) if actions[n_known + j] != name]
-    return (build(networks(model, path), added.prototypes[keep], added.scales[keep], added.radii[keep]),
+    return (build(networks(model, path), added.prototypes[keep], added.scales[keep], added.radii[keep], veto.find(model)),
             [a for a in actions if a != name])
 
 

@@ -5,7 +5,7 @@ A model file is self-describing: it takes raw (30, 1662) MP_Data windows (all pr
 the model, signlang.features) and records its action names in output order, and which one means "no sign",
 as HDF5 attributes.
 
-The shipped action.h5 is made by one command (about 14 minutes on 2 cores, signlang.train):
+The shipped action.h5 is made by one command (about 16 minutes on 2 cores, signlang.train):
     signlang train --data ../shared/data/signers ../shared/data/more_signs --actions hello thanks iloveyou --model action.h5
 and bench/unseen.py measures the recipe on people left out of training.
 """
@@ -17,7 +17,7 @@ import h5py
 import keras
 from keras import layers
 
-from signlang import config
+from signlang import config, veto
 from signlang.atomic import atomic_path
 from signlang.enroll import NewSigns  # noqa: F401  (registered: load_model reads models with added signs)
 from signlang.errors import SignlangError
@@ -47,7 +47,7 @@ def build_model(n_actions=len(config.ACTIONS)):
 
 # --- the shipped recipe -----------------------------------------------------------------------------
 
-def build_recipe(n_actions, width=96, dropout=0.3, name="signlang"):
+def build_recipe(n_actions, width=96, dropout=0.3, name="signlang", head="actions"):
     """The shipped model: Normalize -> per-frame dense -> two temporal convolutions -> max+mean pooling.
 
     Pooling over time makes the decision independent of where in the 30 frames the sign happens.
@@ -61,19 +61,21 @@ def build_recipe(n_actions, width=96, dropout=0.3, name="signlang"):
     x = layers.Concatenate()([layers.GlobalMaxPooling1D()(x), layers.GlobalAveragePooling1D()(x)])
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(width, activation="relu")(x)
-    outputs = layers.Dense(n_actions, activation="softmax", name="actions")(x)
+    outputs = layers.Dense(n_actions, activation="softmax", name=head)(x)
     model = keras.Model(inputs, outputs, name=name)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy",
                   metrics=["categorical_accuracy"])
     return model
 
 
-def average(models):
-    """One model whose output is the mean of the models' probabilities (a single model is returned as is)."""
-    if len(models) == 1:
+def average(models, veto_net=None, no_sign=None):
+    """One model whose output is the mean of the models' probabilities, overruled by a veto network (signlang.veto)
+    when one is given with the index of the "no sign" output. A single model without veto is returned as is."""
+    if len(models) == 1 and veto_net is None:
         return models[0]
     inputs = keras.Input((config.SEQUENCE_LENGTH, FRAME_SIZE), name="keypoints")
-    return keras.Model(inputs, layers.Average(name="actions")([m(inputs) for m in models]), name="signlang")
+    p = models[0](inputs) if len(models) == 1 else layers.Average(name="actions")([m(inputs) for m in models])
+    return keras.Model(inputs, p if veto_net is None else veto.apply(inputs, p, veto_net, no_sign), name="signlang")
 
 
 # --- saving and loading ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-from signlang import config, context, nosign
+from signlang import config, context, nosign, veto
 from signlang.atomic import atomic_path
 from signlang.augment import Augmented
 from signlang.errors import SignlangError
@@ -53,7 +53,8 @@ def examples(data, actions=None, no_sign=True, seed=0):
     onsets and offsets cut from each group's sign recordings (signlang.nosign); with it come sign windows
     holding the edge of another sign of the same group (signlang.context), as in a run of signs. Sequences of actions
     outside `actions` are left out (and counted on stderr): taken as "no sign" examples, signs outside the
-    vocabulary taught the model to answer "no sign" to the real signs of new people (README).
+    vocabulary taught the model to answer "no sign" to the real signs of new people (README); the veto
+    network learns them instead (`other_signs`, `train`).
     """
     signs = [a for a in (actions or data.actions) if a != config.NO_SIGN]
     if len(signs) < (1 if no_sign else 2):
@@ -77,6 +78,15 @@ def examples(data, actions=None, no_sign=True, seed=0):
     return X, labels, groups, outputs
 
 
+def other_signs(data, outputs):
+    """The data's recordings of signs outside `outputs` (not "no sign"): (X, labels, groups, names), labels
+    counting on from len(outputs), for the veto network (signlang.veto)."""
+    names = [a for a in data.actions if a not in outputs and a != config.NO_SIGN]
+    keep = np.isin(data.y, names)
+    labels = np.array([len(outputs) + names.index(a) for a in data.y[keep]], dtype=int)
+    return data.X[keep], labels, data.groups[keep], names
+
+
 def train(data, model_path=config.MODEL_PATH, logdir=config.LOG_DIR, actions=None, recipe="shipped", members=None,
           epochs=config.EPOCHS, batch_size=64, patience=config.PATIENCE, val_fraction=0.2, seed=0, verbose=1,
           no_sign=True):
@@ -84,40 +94,59 @@ def train(data, model_path=config.MODEL_PATH, logdir=config.LOG_DIR, actions=Non
 
     recipe "shipped" is build_recipe with augmentation, "tutorial" the tutorial's LSTM on raw windows.
     members: networks averaged into the saved model (default config.MEMBERS for "shipped", 1 for "tutorial").
-    no_sign: add the "no sign" output and its examples (see `examples`).
+    no_sign: add the "no sign" output and its examples (see `examples`), and with the shipped recipe a veto
+    network learnt from the data's other signs, if it has any (see `other_signs`).
     """
     if recipe not in ("shipped", "tutorial"):
         raise SignlangError(f"unknown recipe {recipe!r}: use 'shipped' or 'tutorial'")
     X, labels, groups, outputs = examples(data, actions, no_sign, seed)
+    other = other_signs(data, outputs) if no_sign and recipe == "shipped" else None
+    if other and other[3]:
+        print(f"signlang: {', '.join(other[3])}: learnt by the veto network, which turns them into "
+              f"'{config.NO_SIGN}'", file=sys.stderr)
     Y = np.eye(len(outputs), dtype=np.float32)[labels]
     model, histories = fit_members(X, Y, groups, recipe, members, epochs, batch_size, patience, val_fraction, seed,
-                                   Path(logdir) / time.strftime("%Y%m%d-%H%M%S"), verbose)
+                                   Path(logdir) / time.strftime("%Y%m%d-%H%M%S"), verbose, other)
     save(model, model_path, outputs, config.NO_SIGN if no_sign else None)
     plot_history(histories, Path(model_path).with_suffix(".png"))
     return model, histories
 
 
 def fit_members(X, Y, groups, recipe="shipped", members=None, epochs=config.EPOCHS, batch_size=64, patience=config.PATIENCE,
-                val_fraction=0.2, seed=0, logdir=None, verbose=1):
-    """Trains `members` networks, each on its own by-group split, and averages them into one model.
+                val_fraction=0.2, seed=0, logdir=None, verbose=1, other=None):
+    """Trains `members` networks, each on its own by-group split, and averages them into one model; with
+    `other` (other_signs' recordings) and the shipped recipe, a veto network (signlang.veto) overrules them.
 
     Each member holds out different people for early stopping, so together they have seen everyone. One
     network's accuracy on new people swings with its split and seed; their average is steadier
-    (bench/unseen.py --members 1 against the default).
+    (bench/unseen.py --members 1 against the default). Y's last column must be "no sign" when `other` is given.
     """
     members = members or (config.MEMBERS if recipe == "shipped" else 1)
+    names = ["signlang"] if members == 1 else [f"member_{m + 1}" for m in range(members)]
+    fitted = [_fit_net(X, Y, groups, recipe, name, epochs, batch_size, patience, val_fraction, seed + m, logdir, verbose)
+              for m, name in enumerate(names)]
+    nets, histories = [net for net, _ in fitted], [history for _, history in fitted]
+    if other is None or not len(other[1]) or recipe != "shipped":
+        return average(nets), histories
+    Xo, labels, groups_o, hidden = other
+    labels = np.concatenate([Y.argmax(-1), labels])
+    net, history = _fit_net(np.concatenate([X, Xo]), np.eye(Y.shape[1] + len(hidden), dtype=np.float32)[labels],
+                            np.concatenate([groups, groups_o]), recipe, veto.NAME, min(epochs, config.VETO_EPOCHS), batch_size,
+                            patience, val_fraction, seed, logdir, verbose, head=veto.HEAD)
+    return average(nets, net, Y.shape[1] - 1), histories + [history]
+
+
+def _fit_net(X, Y, groups, recipe, name, epochs, batch_size, patience, val_fraction, seed, logdir, verbose,
+             head="actions"):
+    """One network of the recipe, fitted on a by-group split of its examples: (network, History)."""
     shipped = recipe == "shipped"
-    nets, histories = [], []
-    for m in range(members):
-        tr, va = split(Y.argmax(-1), groups, val_fraction, seed + m)
-        keras.utils.set_random_seed(seed + m)
-        name = "signlang" if members == 1 else f"member_{m + 1}"
-        net = build_recipe(Y.shape[1], name=name) if shipped else build_model(Y.shape[1])
-        log = [] if logdir is None else [keras.callbacks.TensorBoard(log_dir=str(Path(logdir) / name))]
-        histories.append(fit(net, X[tr], Y[tr], (X[va], Y[va]), epochs, batch_size, shipped, patience, log, verbose,
-                             seed + m, SHIPPED_START_FROM_EPOCH if shipped else 0))
-        nets.append(net)
-    return average(nets), histories
+    tr, va = split(Y.argmax(-1), groups, val_fraction, seed)
+    keras.utils.set_random_seed(seed)
+    net = build_recipe(Y.shape[1], name=name, head=head) if shipped else build_model(Y.shape[1])
+    log = [] if logdir is None else [keras.callbacks.TensorBoard(log_dir=str(Path(logdir) / name))]
+    history = fit(net, X[tr], Y[tr], (X[va], Y[va]), epochs, batch_size, shipped, patience, log, verbose, seed,
+                  SHIPPED_START_FROM_EPOCH if shipped else 0)
+    return net, history
 
 
 def plot_history(histories, path=None):
@@ -132,7 +161,7 @@ def plot_history(histories, path=None):
     fig = Figure(figsize=(9, 4), layout="constrained")
     for ax, metric in zip(fig.subplots(1, 2), ("loss", "categorical_accuracy")):
         for k, history in enumerate(histories):
-            who = f"member {k + 1}: " if len(histories) > 1 else ""
+            who = f"{history.model.name.replace('_', ' ')}: " if len(histories) > 1 else ""
             ax.plot(history.history[metric], color=f"C{k}", label=who + "train")
             ax.plot(history.history["val_" + metric], color=f"C{k}", linestyle="--",
                     label=who + "validation (unseen groups)")

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import FULL_FACE, IDLE, YES_NO, more_signs_archive, signer_archive
-from signlang import config, context, data, layout, model as M, nosign, train as training
+from signlang import config, context, data, layout, model as M, nosign, train as training, veto
 from signlang.augment import augment
 from signlang.features import FACE_ASPECT, UPPER_BODY, Normalize
 from signlang.errors import SignlangError
@@ -271,6 +271,46 @@ def test_examples_map_idle_to_no_sign_leave_other_signs_out_and_add_windows(with
     expected = config.CONTEXT_SHARE * (signs & np.isin(ds.groups, two_signs)).sum()
     assert edges > 0 and abs(edges - expected) <= 2, (edges, expected)
     assert (labels[n + made:] < 3).all() and set(groups[n + made:]) <= set(two_signs)
+
+
+def test_veto_moves_a_window_to_no_sign_only_when_the_veto_network_is_all_but_sure():
+    p = np.array([[0.7, 0.2, 0.05, 0.05]] * 4, np.float32)  # three signs, then 'no sign'
+    other = np.array([0.5, 0.99, 0.995, 1.0], np.float32)  # the veto network's summed other signs
+    q = np.concatenate([np.tile((1 - other)[:, None] / 4, (1, 4)), other[:, None] / 2, other[:, None] / 2], axis=1)
+    out = keras.ops.convert_to_numpy(veto.Veto(no_sign=3)([p, q]))
+    v = np.array([0, 0, 0.5, 1])[:, None]
+    np.testing.assert_allclose(out, p * (1 - v) + v * np.eye(4)[3], atol=1e-5)
+    np.testing.assert_allclose(out.sum(-1), 1, atol=1e-6)
+    assert veto.Veto.from_config(veto.Veto(2, tau=0.9).get_config()).tau == 0.9
+
+
+def test_training_with_other_signs_adds_a_veto_network_that_add_sign_keeps(tmp_path, with_other_signs):
+    """yes and no are not signs of the model: a veto network learns them, the sign network never sees them."""
+    from signlang import enroll, predictor
+
+    model, histories = training.train(with_other_signs, tmp_path / "m.h5", tmp_path / "Logs",
+                                      actions=list(config.ACTIONS), members=1, epochs=2, verbose=0)
+    assert M.load_actions(tmp_path / "m.h5") == [*config.ACTIONS, config.NO_SIGN]
+    loaded = M.load_model(tmp_path / "m.h5")
+    X = with_other_signs.X[::7]
+    probabilities = loaded.predict(X, verbose=0)
+    np.testing.assert_allclose(probabilities, model.predict(X, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(probabilities.sum(-1), 1, atol=1e-5)
+    (sign_net,), (veto_net, no_sign) = enroll.networks(loaded, "m.h5"), veto.find(loaded)
+    assert sign_net.output_shape[-1] == 4 and veto_net.output_shape[-1] == 6 and no_sign == 3
+    p, q = sign_net.predict(X, verbose=0), veto_net.predict(X, verbose=0)
+    v = np.clip((q[:, 4:].sum(-1, keepdims=True) - veto.TAU) / (1 - veto.TAU), 0, 1)
+    np.testing.assert_allclose(probabilities, p * (1 - v) + v * np.eye(4)[3], atol=1e-5)
+    assert [h.model.name for h in histories] == ["signlang", veto.NAME]
+    assert {p.name for p in next((tmp_path / "Logs").iterdir()).iterdir()} == {"signlang", veto.NAME}
+    np.testing.assert_allclose(predictor.load_predictor(tmp_path / "m.h5")(X[0]), probabilities[0], atol=1e-4)
+    added, actions = enroll.add_signs(loaded, M.load_actions(tmp_path / "m.h5"),
+                                      {"wave": with_other_signs.X[:5]}, progress=False)
+    assert actions[-1] == "wave" and veto.find(added) is not None
+    np.testing.assert_allclose(added.predict(X, verbose=0).sum(-1), 1, atol=1e-5)
+    without, _ = training.train(with_other_signs, tmp_path / "n.h5", tmp_path / "Logs", actions=list(config.ACTIONS),
+                                members=1, epochs=1, verbose=0, no_sign=False)
+    assert veto.find(without) is None
 
 
 def test_examples_default_actions_and_without_no_sign(with_other_signs, six):
