@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FULL_FACE, IDLE, YES_NO, more_signs_archive, signer_archive
+from conftest import FULL_FACE, IDLE, ROOT, YES_NO, more_signs_archive, signer_archive
 from signlang import config, context, data, layout, model as M, nosign, train as training, veto
 from signlang.augment import augment
 from signlang.features import FACE_ASPECT, UPPER_BODY, Normalize
@@ -311,6 +311,22 @@ def test_training_with_other_signs_adds_a_veto_network_that_add_sign_keeps(tmp_p
     without, _ = training.train(with_other_signs, tmp_path / "n.h5", tmp_path / "Logs", actions=list(config.ACTIONS),
                                 members=1, epochs=1, verbose=0, no_sign=False)
     assert veto.find(without) is None
+
+
+def test_the_shipped_model_turns_other_signs_into_no_sign_and_keeps_its_signs(with_other_signs):
+    """action.h5's veto network at work on a person of its training data (bench/streams.py measures new people)."""
+    from signlang import enroll
+
+    shipped = M.load_model(ROOT / "action.h5")
+    _, no_sign = veto.find(shipped)
+    alone = M.average(enroll.networks(shipped, "action.h5"))  # the sign networks without the veto
+    mine = with_other_signs.groups == YES_NO
+    X, y = with_other_signs.X[mine], with_other_signs.y[mine]
+    vetoed, unvetoed = shipped.predict(X, verbose=0).argmax(-1), alone.predict(X, verbose=0).argmax(-1)
+    other, signs = np.isin(y, ["yes", "no"]), np.isin(y, config.ACTIONS)
+    assert other.sum() == 60 and (vetoed[other] == no_sign).mean() >= 0.9 > 0.1 >= (unvetoed[other] == no_sign).mean()
+    assert np.array_equal(vetoed[signs], unvetoed[signs])
+    assert (vetoed[signs] == [config.ACTIONS.index(a) for a in y[signs]]).mean() >= 0.95
 
 
 def test_examples_default_actions_and_without_no_sign(with_other_signs, six):
