@@ -17,16 +17,17 @@ beside the targets of the issue; per-fold progress goes to stderr.
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import keras
 import numpy as np
 from baseline import Baseline  # bench/baseline.py, beside this file
 from sklearn.model_selection import GroupKFold
@@ -144,6 +145,63 @@ def fit(recipe, X, labels, groups, outputs, other, args, fold):
     return lambda windows: model.predict(windows, batch_size=1024, verbose=0)
 
 
+def load(args):
+    """The run's Dataset: everyone in args.data, or args.limit_people of them."""
+    ds = data.load(args.data)
+    return limit(ds, args.limit_people) if args.limit_people else ds
+
+
+def run_fold(args, recipes, fold, tr, te, clips, silent, signing):
+    """Trains each recipe on the people of `tr` and scores those of `te`: {recipe: raw results of the fold}."""
+    ds = load(args)
+    idlers = set(ds.groups[ds.y == config.NO_SIGN])
+    fold_ds = data.Dataset(ds.X[tr], ds.y[tr], ds.groups[tr], ds.actions)
+    X, labels, groups, outputs = train.examples(fold_ds, list(config.ACTIONS), no_sign=True, seed=fold)
+    other = train.other_signs(fold_ds, outputs)
+    del fold_ds
+    raw = {r: {"people": {}, "streams": [], "idle": [], "other": [], "clips": {}} for r in recipes}
+    predictors = {}
+    for r in recipes:
+        start = time.perf_counter()
+        predictors[r] = fit(r, X, labels, groups, outputs, other, args, fold)
+        raw[r]["train_s"], raw[r]["examples"] = time.perf_counter() - start, len(X)
+        log(f"fold {fold + 1}/{args.folds} {r}: trained in {raw[r]['train_s']:.0f} s on {len(X)} examples")
+    del X, labels, groups, other
+    for person in np.unique(ds.groups[te]):
+        mine = te[ds.groups[te] == person]
+        X, y = ds.X[mine], ds.y[mine]
+        sign = np.isin(y, config.ACTIONS)
+        other = ~sign & (y != config.NO_SIGN)  # their recordings of signs outside the vocabulary
+        idle = X[y == config.NO_SIGN].reshape(-1, FRAME_SIZE) if person in idlers else None
+        rng = np.random.default_rng(zlib.crc32(person.encode()))
+        streams = person_streams(X[sign], y[sign], idle, rng) if len(set(y[sign])) >= 2 else []
+        for r, predict in predictors.items():
+            if sign.any():
+                hits = predict(X[sign]).argmax(-1) == np.array([outputs.index(s) for s in y[sign]])
+                raw[r]["people"][person] = (int(hits.sum()), int(sign.sum()))
+            raw[r]["streams"] += [{"person": person, "kind": kind, "expected": words,
+                                   "detected": sentence(frames, predict, outputs)} for kind, frames, words in streams]
+            if idle is not None:
+                raw[r]["idle"].append({"person": person, "frames": len(idle), "signs": sentence(idle, predict, outputs)})
+            raw[r]["other"] += [bool(sentence(frames, predict, outputs)) for frames in X[other]]
+    for r, predict in predictors.items():
+        false = sum(len(sentence(clips[c][1], predict, outputs)) for c in silent)
+        raw[r]["clips_fpm"] = false / (sum(len(clips[c][1]) for c in silent) / config.FPS / 60)
+        raw[r]["clips"] = {c: sentence(clips[c][1], predict, outputs) for c in signing}
+    return raw
+
+
+def merge(raw, fold):
+    """Adds one fold's raw results (run_fold) to the run's."""
+    raw["people"].update(fold["people"])
+    for key in ("streams", "idle", "other"):
+        raw[key] += fold[key]
+    for key in ("clips_fpm", "train_s", "examples"):
+        raw[key].append(fold[key])
+    for c, detected in fold["clips"].items():
+        raw["clips"][c]["detected"].append(detected)
+
+
 def score(res, face, total_examples):
     """The figures of one recipe from its raw results (over the folds so far); total_examples: everyone's."""
     ratio = lambda a, b: a / b if b else None
@@ -184,8 +242,7 @@ def main():
     args = parser.parse_args()
     recipes = [args.only] if args.only else list(RECIPES)
 
-    ds = data.load(args.data)
-    ds = limit(ds, args.limit_people) if args.limit_people else ds
+    ds = load(args)
     face, people = faces(args.data), np.unique(ds.groups)
     idlers = set(ds.groups[ds.y == config.NO_SIGN])
     manifest = json.loads((Path(args.videos) / "manifest.json").read_text())["clips"]
@@ -200,46 +257,18 @@ def main():
 
     raw = {r: {"people": {}, "streams": [], "idle": [], "other": [], "clips_fpm": [], "train_s": [], "examples": [],
                "clips": {c: {"expected": clips[c][0], "detected": []} for c in signing}} for r in recipes}
+    # One process per fold: memory TensorFlow and the fold's arrays hold is given back when it ends (in one
+    # process the run grew past 24 GB by the fourth fold).
+    spawn = multiprocessing.get_context("spawn")
     for fold, (tr, te) in enumerate(GroupKFold(args.folds).split(ds.X, ds.y, ds.groups)):
-        fold_ds = data.Dataset(ds.X[tr], ds.y[tr], ds.groups[tr], ds.actions)
-        X, labels, groups, outputs = train.examples(fold_ds, list(config.ACTIONS), no_sign=True, seed=fold)
-        other = train.other_signs(fold_ds, outputs)
-        del fold_ds
-        predictors = {}
+        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            got = pool.submit(run_fold, args, recipes, fold, tr, te, clips, silent, signing).result()
         for r in recipes:
-            start = time.perf_counter()
-            predictors[r] = fit(r, X, labels, groups, outputs, other, args, fold)
-            raw[r]["train_s"].append(time.perf_counter() - start)
-            raw[r]["examples"].append(len(X))
-            log(f"fold {fold + 1}/{args.folds} {r}: trained in {raw[r]['train_s'][-1]:.0f} s on {len(X)} examples")
-        del X, labels, groups, other
-        for person in np.unique(ds.groups[te]):
-            mine = te[ds.groups[te] == person]
-            X, y = ds.X[mine], ds.y[mine]
-            sign = np.isin(y, config.ACTIONS)
-            other = ~sign & (y != config.NO_SIGN)  # their recordings of signs outside the vocabulary
-            idle = X[y == config.NO_SIGN].reshape(-1, FRAME_SIZE) if person in idlers else None
-            rng = np.random.default_rng(zlib.crc32(person.encode()))
-            streams = person_streams(X[sign], y[sign], idle, rng) if len(set(y[sign])) >= 2 else []
-            for r, predict in predictors.items():
-                if sign.any():
-                    hits = predict(X[sign]).argmax(-1) == np.array([outputs.index(s) for s in y[sign]])
-                    raw[r]["people"][person] = (int(hits.sum()), int(sign.sum()))
-                raw[r]["streams"] += [{"person": person, "kind": kind, "expected": words,
-                                       "detected": sentence(frames, predict, outputs)} for kind, frames, words in streams]
-                if idle is not None:
-                    raw[r]["idle"].append({"person": person, "frames": len(idle), "signs": sentence(idle, predict, outputs)})
-                raw[r]["other"] += [bool(sentence(frames, predict, outputs)) for frames in X[other]]
-        for r, predict in predictors.items():
-            false = sum(len(sentence(clips[c][1], predict, outputs)) for c in silent)
-            raw[r]["clips_fpm"].append(false / (sum(len(clips[c][1]) for c in silent) / config.FPS / 60))
-            for c in signing:
-                raw[r]["clips"][c]["detected"].append(sentence(clips[c][1], predict, outputs))
+            merge(raw[r], got[r])
             f = score(raw[r], face, total)
             log(f"fold {fold + 1}/{args.folds} {r}, folds so far: accuracy {pct(f['accuracy'])}, WER back to back "
                 f"{pct(f['wer back to back'])}, with rest {pct(f['wer with rest'])}, false signs/min idle "
                 f"{num(f['idle_fpm'])}, clips {num(f['clips_fpm'])}")
-        keras.backend.clear_session()
 
     figures = {r: score(raw[r], face, total) for r in recipes}
     rows = [("accuracy on people left out", lambda f: pct(f["accuracy"]), ">= 98.5 %, > baseline"),
