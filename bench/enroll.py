@@ -2,11 +2,14 @@
 
 For each person in more_signs with signs beyond hello / thanks / iloveyou (yes, no, please, help, sorry),
 each such sign in turn is "new": a base model trained without that person (folds by person; the shipped
-recipe on everyone else's hello / thanks / iloveyou and idle, signlang.train.examples and fit_members),
+recipe on everyone else's hello / thanks / iloveyou and idle, signlang.train.examples and fit_members) and
+with a veto network that learnt everyone else's other signs except the new one (signlang.train.fit_veto),
 the sign added from the person's first K recordings of it (signlang.enroll.add_signs), scored on the
 person's remaining recordings: recall of the new sign, accuracy on their known signs (against the base
-model's), and windows of their other signs and idle taken for the new sign. The tutorial's way beside it:
-its LSTM (build_model) trained from scratch on K of the person's recordings of each of their signs.
+model's), and windows of their other signs and idle taken for the new sign. Beside it, in the same run:
+the sign added to the base model without its veto network (new signs in the sign networks' embedding, as
+for a model trained without other signs), and the tutorial's way: its LSTM (build_model) trained from
+scratch on K of the person's recordings of each of their signs.
 
     nice -n 19 .venv/bin/python bench/enroll.py --folds 3 --epochs 20     # the README's run
 """
@@ -44,26 +47,40 @@ def tutorial(X, labels, n, epochs, seed):
     return net
 
 
+WAYS = {"veto": "in the veto network's embedding (the shipped way)",
+        "signs": "base model without veto network: in the sign networks' embedding"}
+
+
 def table(rows, tut, save_s, people, args, file=sys.stdout):
     """The figures of the cases measured so far."""
     out = functools.partial(print, file=file, flush=True)
     mean = lambda rs, key: 100 * np.nanmean([r[key] for r in rs]) if rs else np.nan
-    base_cell = lambda rs, delta: f"({mean(rs, 'known_base'):.1f}%, {delta:+.1f})"
     out(f"\n{len(people)} people with other signs, {args.folds} folds by person; base models: the shipped recipe with "
-        f"{args.members} network(s), at most {args.epochs} epochs (shipped: {config.MEMBERS} networks, {config.EPOCHS}); "
-        f"the tutorial's LSTM: {args.tutorial_epochs} epochs. Saving + LiteRT conversion: "
+        f"{args.members} network(s), at most {args.epochs} epochs (shipped: {config.MEMBERS} networks, {config.EPOCHS}), "
+        f"a veto network per new sign; the tutorial's LSTM: {args.tutorial_epochs} epochs. Saving + LiteRT conversion: "
         f"{np.mean(save_s) if save_s else float('nan'):.1f} s (mean of {len(save_s)})")
-    out(f"{'K':>3} {'cases':>6} {'new-sign recall':>16} {'known signs':>12} {'(base, change)':>18} "
-        f"{'false new':>10} {'seconds':>8} | tutorial: {'recall':>7} {'known':>7} {'false new':>10}")
-    for k in KS:
-        rs = rows[k]
-        delta = np.nanmean([r["known"] - r["known_base"] for r in rs]) * 100 if rs else np.nan
-        t = tut.get(k, [])
-        out(f"{k:>3} {len(rs):>6} {mean(rs, 'recall'):>15.1f}% {mean(rs, 'known'):>11.1f}% "
-            f"{base_cell(rs, delta):>18} "
-            f"{mean(rs, 'false'):>9.1f}% {np.mean([r['seconds'] for r in rs]) if rs else np.nan:>8.1f} | "
-            + (f"{'':10} {mean(t, 'recall'):>6.1f}% {mean(t, 'known'):>6.1f}% {mean(t, 'false'):>9.1f}%" if t else ""))
+    for way, title in WAYS.items():
+        out(f"added {title}")
+        out(f"{'K':>3} {'cases':>6} {'new-sign recall':>16} {'known signs':>12} {'(base, change)':>18} "
+            f"{'false new':>10} {'seconds':>8}")
+        for k in KS:
+            rs = rows[way][k]
+            delta = np.nanmean([r["known"] - r["known_base"] for r in rs]) * 100 if rs else np.nan
+            base = f"({mean(rs, 'known_base'):.1f}%, {delta:+.1f})"
+            out(f"{k:>3} {len(rs):>6} {mean(rs, 'recall'):>15.1f}% {mean(rs, 'known'):>11.1f}% {base:>18} "
+                f"{mean(rs, 'false'):>9.1f}% {np.mean([r['seconds'] for r in rs]) if rs else np.nan:>8.1f}")
+    for k, t in tut.items():
+        out(f"the tutorial's LSTM from scratch, K = {k}: {len(t)} cases, new-sign recall {mean(t, 'recall'):.1f} %, "
+            f"known signs {mean(t, 'known'):.1f} %, false new {mean(t, 'false'):.1f} %")
     out("targets at K = 5: new-sign recall >= 90 %, known-sign accuracy change >= -1 point, under 60 s")
+
+
+def without(other, sign, n_outputs):
+    """other_signs' recordings (X, labels, groups, names) without those of `sign`, labels renumbered."""
+    X, labels, groups, names = other
+    k = n_outputs + names.index(sign)
+    keep = labels != k
+    return X[keep], np.where(labels[keep] > k, labels[keep] - 1, labels[keep]), groups[keep], [n for n in names if n != sign]
 
 
 def main():
@@ -81,24 +98,31 @@ def main():
     people = np.unique(ds.groups[np.isin(ds.y, new_signs)])
     log(f"{len(people)} people with signs {new_signs}; {args.folds} folds, base models of {args.members} network(s), "
         f"at most {args.epochs} epochs")
-    rows = {k: [] for k in KS}
+    rows = {way: {k: [] for k in KS} for way in WAYS}
     tut = {k: [] for k in args.tutorial_k}
     save_s = []
     for fold, (_, te) in enumerate(GroupKFold(args.folds).split(people, groups=people)):
         held = people[te]
         base_ds = data.Dataset(*(a[~np.isin(ds.groups, held)] for a in (ds.X, ds.y, ds.groups)), ds.actions)
         X, labels, groups, outputs = train.examples(base_ds, actions, no_sign=True, seed=fold)
+        other = train.other_signs(base_ds, outputs)
         del base_ds  # a copy of most of the recordings: kept into the next fold, it ran the machine out of memory
+        Y = np.eye(len(outputs), dtype=np.float32)[labels]
         start = time.perf_counter()
-        base = train.fit_members(X, np.eye(len(outputs), dtype=np.float32)[labels], groups, "shipped", args.members,
-                                 args.epochs, seed=10 * fold, verbose=0)[0]
-        log(f"fold {fold + 1}/{args.folds}: base model in {time.perf_counter() - start:.0f} s, {len(held)} people held out")
-        del X, labels, groups
+        base = train.fit_members(X, Y, groups, "shipped", args.members, args.epochs, seed=10 * fold, verbose=0)[0]
+        vetoed = {}  # new sign -> the base model with a veto network that never saw that sign
+        for sign in other[3]:
+            net = train.fit_veto(X, Y, groups, without(other, sign, len(outputs)), args.epochs, seed=10 * fold, verbose=0)[0]
+            vetoed[sign] = M.average(enroll.networks(base, "base"), net, len(outputs) - 1)
+        log(f"fold {fold + 1}/{args.folds}: base model and {len(vetoed)} veto networks in "
+            f"{time.perf_counter() - start:.0f} s, {len(held)} people held out")
+        del X, Y, labels, groups, other
         for person in held:
             mine = ds.groups == person
             Xp, yp = ds.X[mine], ds.y[mine]
-            base_pred = base.predict(Xp, verbose=0).argmax(-1)
             for sign in sorted(set(yp) & set(new_signs)):
+                bases = {"veto": vetoed[sign], "signs": base}
+                base_pred = {way: model.predict(Xp, verbose=0).argmax(-1) for way, model in bases.items()}
                 idx = np.flatnonzero(yp == sign)
                 for k in KS:
                     if len(idx) - k < 3:
@@ -106,25 +130,29 @@ def main():
                     test = np.setdiff1d(np.arange(len(yp)), idx[:k])
                     known = test[np.isin(yp[test], actions)]
                     other = test[~np.isin(yp[test], actions + [sign])]
-                    start = time.perf_counter()
-                    model, outs = enroll.add_signs(base, outputs, {sign: Xp[idx[:k]]}, seed=fold, progress=False)
-                    seconds = time.perf_counter() - start
-                    if k == 8 and len(save_s) <= fold:  # saving + LiteRT conversion, once per fold
-                        with tempfile.TemporaryDirectory() as tmp:
-                            start = time.perf_counter()
-                            M.save(model, Path(tmp) / "m.h5", outs, config.NO_SIGN)
-                            predictor.export(Path(tmp) / "m.h5", Path(tmp) / "m.tflite")
-                            save_s.append(time.perf_counter() - start)
-                    pred = model.predict(Xp[test], verbose=0).argmax(-1)
-                    truth = np.array([outs.index(a) if a in outs else -1 for a in yp[test]])
-                    new = outs.index(sign)
-                    kn = np.isin(test, known)
-                    rows[k].append({"recall": np.mean(pred[yp[test] == sign] == new),
-                                    "known": np.mean(pred[kn] == truth[kn]) if kn.any() else np.nan,
-                                    "known_base": np.mean(base_pred[known] == truth[kn]) if kn.any() else np.nan,
-                                    "n_known": int(kn.sum()),
-                                    "false": np.mean(pred[np.isin(test, other)] == new) if len(other) else np.nan,
-                                    "seconds": seconds})
+                    for way, built_on in bases.items():
+                        start = time.perf_counter()
+                        model, outs = enroll.add_signs(built_on, outputs, {sign: Xp[idx[:k]]}, seed=fold, progress=False)
+                        seconds = time.perf_counter() - start
+                        if k == 8 and way == "veto" and len(save_s) <= fold:  # saving + LiteRT conversion, once per fold
+                            with tempfile.TemporaryDirectory() as tmp:
+                                start = time.perf_counter()
+                                M.save(model, Path(tmp) / "m.h5", outs, config.NO_SIGN)
+                                predictor.export(Path(tmp) / "m.h5", Path(tmp) / "m.tflite")
+                                save_s.append(time.perf_counter() - start)
+                        pred = model.predict(Xp[test], verbose=0).argmax(-1)
+                        truth = np.array([outs.index(a) if a in outs else -1 for a in yp[test]])
+                        new = outs.index(sign)
+                        kn = np.isin(test, known)
+                        rows[way][k].append({
+                            "recall": np.mean(pred[yp[test] == sign] == new),
+                            "known": np.mean(pred[kn] == truth[kn]) if kn.any() else np.nan,
+                            "known_base": np.mean(base_pred[way][known] == truth[kn]) if kn.any() else np.nan,
+                            "false": np.mean(pred[np.isin(test, other)] == new) if len(other) else np.nan,
+                            "seconds": seconds})
+                        r = rows[way][k][-1]
+                        log(f"  {person[:40]:40} {sign:7} K={k} {way:5}: recall {r['recall']:.2f} known {r['known']:.2f} "
+                            f"(base {r['known_base']:.2f}) false new {r['false']:.2f} {seconds:.1f} s")
                     if k in tut:
                         signs = sorted(set(yp) & set(actions)) + [sign]
                         tr = np.concatenate([np.flatnonzero(yp == s)[:k] for s in signs])
@@ -137,9 +165,6 @@ def main():
                         tut[k].append({"recall": np.mean(pt[yp[test_t] == sign] == len(signs) - 1),
                                        "known": np.mean(pt[kt] == [signs.index(a) for a in yp[test_t][kt]]) if kt.any() else np.nan,
                                        "false": np.mean(pt[ot] == len(signs) - 1) if ot.any() else np.nan})
-                    r = rows[k][-1]
-                    log(f"  {person[:40]:40} {sign:7} K={k}: recall {r['recall']:.2f} known {r['known']:.2f} "
-                        f"(base {r['known_base']:.2f}) false new {r['false']:.2f} {seconds:.1f} s")
         keras.backend.clear_session()
 
         table(rows, tut, save_s, people, args, file=sys.stderr)  # so far: a run cut short still says something

@@ -6,8 +6,10 @@ import keras
 import numpy as np
 
 from signlang.features import FACE_ASPECT
-from signlang.layout import FACE, FACE_LANDMARKS, HAND_LANDMARKS, LEFT_HAND, POSE, POSE_LANDMARKS, RIGHT_HAND
+from signlang.layout import FACE, HAND_LANDMARKS, LEFT_HAND, POSE, POSE_LANDMARKS, RIGHT_HAND
 
+# The columns of the face landmarks the model reads (features.FACE_ASPECT): (4, 3).
+FACE_READ = FACE.start + 3 * np.array(FACE_ASPECT)[:, None] + np.arange(3)
 # Left/right pose landmark pairs, swapped when a recording is mirrored (MediaPipe pose topology).
 POSE_MIRROR = [0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24, 23,
                26, 25, 28, 27, 30, 29, 32, 31]
@@ -29,13 +31,12 @@ def augment(X, rng):
     X = X[np.arange(b)[:, None], src]
 
     pose = X[..., POSE].reshape(b, t, POSE_LANDMARKS, 4)
-    face = X[..., FACE].reshape(b, t, FACE_LANDMARKS, 3)
     hands = np.stack([X[..., LEFT_HAND], X[..., RIGHT_HAND]], axis=2).reshape(b, t, 2, HAND_LANDMARKS, 3)
     hands[rng.random((b, t, 2)) < 0.05] = 0  # a hand the detector missed
     mirror = rng.random(b) < 0.5
     pose[mirror] = pose[mirror][:, :, POSE_MIRROR]
     hands[mirror] = hands[mirror][:, :, ::-1]
-    face_read = face[:, :, FACE_ASPECT]
+    face_read = X[..., FACE_READ]  # (b, t, 4, 3); gathering only these spares copying the whole mesh
 
     angle = np.radians(rng.uniform(-12, 12, b))
     zoom = rng.uniform(0.85, 1.15, b)
@@ -55,10 +56,8 @@ def augment(X, rng):
                           (sin * x + cos * y) * sy.reshape(shape) + 0.5 + shift[:, 1].reshape(shape)], axis=-1)
         moved += rng.normal(0, 0.003, moved.shape)
         points[...] = np.where(present, moved, 0)
-    face[:, :, FACE_ASPECT] = face_read
-
     X[..., POSE] = pose.reshape(b, t, -1)
-    X[..., FACE] = face.reshape(b, t, -1)
+    X[..., FACE_READ] = face_read
     X[..., LEFT_HAND] = hands[:, :, 0].reshape(b, t, -1)
     X[..., RIGHT_HAND] = hands[:, :, 1].reshape(b, t, -1)
     return X

@@ -1,16 +1,19 @@
 """Adding signs to a trained model from a few examples (`signlang add-sign`), and removing them again.
 
-A network of the shipped recipe ends in a Dense softmax layer named "actions"; its input, the 96 values
-before it, is what the network learnt from many people about how a sign looks: a sign embedding. A new
-sign is a prototype in that space (the networks' embeddings side by side): the mean embedding of its
-examples, heavily augmented (signlang.augment), a scale per dimension (the augmented examples' variance,
-shrunk toward its mean by SHRINK) and a radius in those scaled units that holds RADIUS_SHARE of them.
-A window inside a prototype's radius is that new sign; elsewhere the known signs keep the probabilities
-the model gave them (after the veto network, if the model has one: signlang.veto). The layers below are
-not changed, so no recordings of the known signs are needed. Chosen by measurement (bench/enroll.py, README "Your own sign"): new output columns
-fitted on the embeddings against rest windows and replayed known-sign embeddings took the known signs
-of the same person far more often; a scaled (diagonal Mahalanobis) distance took other signs and the
-known signs less often than a plain Euclidean one at the same recall.
+A network of the shipped recipe ends in a Dense softmax layer; its input, the 96 values before it, is
+what the network learnt from many people about how a sign looks: a sign embedding. New signs live in the
+embedding of the model's veto network (signlang.veto) when it has one: that network learnt other signs
+(yes, no, please, ...) apart from the vocabulary, so its embedding tells signs apart that the sign networks
+never had to; without one, in the sign networks' embeddings side by side. A new sign is a prototype there:
+the mean embedding of its examples, heavily augmented (signlang.augment), a scale per dimension (the
+augmented examples' variance, shrunk toward its mean by SHRINK) and a radius in those scaled units that
+holds RADIUS_SHARE of them. A window inside a prototype's radius is that new sign; elsewhere the known
+signs keep the probabilities the model gave them (after the veto). The layers below are not changed, so
+no recordings of the known signs are needed. Chosen by measurement (bench/enroll.py, README "Your own
+sign"): new output columns fitted on the embeddings against rest windows and replayed known-sign
+embeddings took the known signs of the same person far more often; a scaled (diagonal Mahalanobis)
+distance took other signs and the known signs less often than a plain Euclidean one at the same recall;
+the veto network's embedding took other signs a third as often as the sign networks' and recalled more.
 """
 
 import sys
@@ -42,8 +45,9 @@ class NewSigns(layers.Layer):
     g = max_j inside_j, shared by closeness, and the known signs keep their probabilities times 1 - g.
     """
 
-    def __init__(self, prototypes, radii, sharpness=SHARPNESS, scales=None, **kwargs):
+    def __init__(self, prototypes, radii, sharpness=SHARPNESS, scales=None, in_veto=False, **kwargs):
         super().__init__(**kwargs)
+        self.in_veto = bool(in_veto)  # prototypes in the veto network's embedding (False: models saved before it)
         self.prototypes = np.asarray(prototypes, np.float32)
         self.radii = np.asarray(radii, np.float32)
         self.scales = np.ones_like(self.prototypes) if scales is None else np.asarray(scales, np.float32)
@@ -63,7 +67,7 @@ class NewSigns(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "prototypes": self.prototypes.tolist(), "radii": self.radii.tolist(),
-                "sharpness": self.sharpness, "scales": self.scales.tolist()}
+                "sharpness": self.sharpness, "scales": self.scales.tolist(), "in_veto": self.in_veto}
 
 
 def networks(model, path):
@@ -78,9 +82,9 @@ def networks(model, path):
     return nets
 
 
-def _head(net):
+def _head(net, name=HEAD):
     last = net.layers[-1] if net.layers else None
-    return last if isinstance(last, layers.Dense) and last.name == HEAD else None
+    return last if isinstance(last, layers.Dense) and last.name == name else None
 
 
 def _new_signs(model):
@@ -88,26 +92,45 @@ def _new_signs(model):
     return found[0] if found else None
 
 
-def embedder(nets):
-    """raw windows -> the networks' sign embeddings side by side (the inputs of their "actions" layers)."""
+def _both(net, head=HEAD):
+    """net -> [its probabilities, its embedding (the input of its final layer `head`)], one model."""
+    return keras.Model(net.inputs, [net.outputs[0], _head(net, head).input], name=net.name)
+
+
+def embedder(nets, head=HEAD):
+    """raw windows -> the networks' embeddings side by side (the inputs of their final layers `head`)."""
     inputs = keras.Input((config.SEQUENCE_LENGTH, FRAME_SIZE))
-    parts = [keras.Model(net.inputs, _head(net).input)(inputs) for net in nets]
+    parts = [_both(net, head)(inputs)[1] for net in nets]
     return keras.Model(inputs, parts[0] if len(parts) == 1 else layers.Concatenate()(parts))
 
 
-def build(nets, prototypes, scales, radii, vetoed=None):
+def space(model, path="model"):
+    """Where the model's new signs live: (networks, their final layer's name, in_veto): the veto network's
+    embedding if it has one, else the sign networks' (and for signs added before there was a choice)."""
+    added, vetoed = _new_signs(model), veto.find(model)
+    if vetoed is not None and (added is None or added.in_veto):
+        return [vetoed[0]], veto.HEAD, True
+    return networks(model, path), HEAD, False
+
+
+def build(nets, prototypes, scales, radii, vetoed=None, in_veto=False):
     """The model: the networks' averaged probabilities for the known signs (overruled by the veto network of
-    `vetoed`, signlang.veto.find's), then the new signs' (if any)."""
+    `vetoed`, signlang.veto.find's), then the new signs' (if any), in the veto network's embedding when
+    `in_veto`, else in the networks'."""
     inputs = keras.Input((config.SEQUENCE_LENGTH, FRAME_SIZE), name="keypoints")
     # Each network once, giving its probabilities and its embedding (so neither is computed twice).
-    outs = [keras.Model(net.inputs, [net.outputs[0], _head(net).input], name=net.name)(inputs) for net in nets]
+    outs = [_both(net)(inputs) for net in nets]
     known = outs[0][0] if len(outs) == 1 else layers.Average(name="known")([p for p, _ in outs])
     if vetoed is not None:
-        known = veto.apply(inputs, known, *vetoed)
+        vetoing, h_veto = _both(vetoed[0], veto.HEAD)(inputs)
+        known = veto.apply(known, vetoing, vetoed[1])
     if not len(radii):
         return keras.Model(inputs, known, name="signlang")
-    h = outs[0][1] if len(outs) == 1 else layers.Concatenate(name="embedding")([e for _, e in outs])
-    new = NewSigns(prototypes, radii, scales=scales, name="new_signs")
+    if in_veto:
+        h = h_veto
+    else:
+        h = outs[0][1] if len(outs) == 1 else layers.Concatenate(name="embedding")([e for _, e in outs])
+    new = NewSigns(prototypes, radii, scales=scales, in_veto=in_veto, name="new_signs")
     return keras.Model(inputs, new([h, known]), name="signlang")
 
 
@@ -126,11 +149,11 @@ def add_signs(model, actions, examples, path="model", seed=0, progress=True):
     """
     nets = networks(model, path)
     check_names(examples, actions, path)
-    old = _new_signs(model)
+    old, (embedded, head, in_veto) = _new_signs(model), space(model, path)
     prototypes = list(old.prototypes) if old else []
     scales = list(old.scales) if old else []
     radii = list(old.radii) if old else []
-    embed = embedder(nets)
+    embed = embedder(embedded, head)
     rng = np.random.default_rng(seed)
     for name, X in tqdm(examples.items(), unit="sign", desc="new signs", disable=not progress):
         windows = np.concatenate([X, augment(X[rng.integers(0, len(X), AUGMENTED)], rng)])
@@ -138,7 +161,7 @@ def add_signs(model, actions, examples, path="model", seed=0, progress=True):
         prototypes.append(centre)
         scales.append(scale)
         radii.append(radius)
-    return build(nets, prototypes, scales, radii, veto.find(model)), list(actions) + list(examples)
+    return build(nets, prototypes, scales, radii, veto.find(model), in_veto), list(actions) + list(examples)
 
 
 def check_names(names, actions, path):
@@ -160,7 +183,8 @@ def remove_sign(model, actions, name, path="model"):
         raise SignlangError(f"{path}: {name!r} is one of the signs the model was trained on; only signs added with "
                             "add-sign can be removed (train without it: signlang train --actions ...)")
     keep = [j for j in range(len(added.radii)) if actions[n_known + j] != name]
-    return (build(networks(model, path), added.prototypes[keep], added.scales[keep], added.radii[keep], veto.find(model)),
+    return (build(networks(model, path), added.prototypes[keep], added.scales[keep], added.radii[keep], veto.find(model),
+                  added.in_veto),
             [a for a in actions if a != name])
 
 

@@ -75,7 +75,7 @@ def average(models, veto_net=None, no_sign=None):
         return models[0]
     inputs = keras.Input((config.SEQUENCE_LENGTH, FRAME_SIZE), name="keypoints")
     p = models[0](inputs) if len(models) == 1 else layers.Average(name="actions")([m(inputs) for m in models])
-    return keras.Model(inputs, p if veto_net is None else veto.apply(inputs, p, veto_net, no_sign), name="signlang")
+    return keras.Model(inputs, p if veto_net is None else veto.apply(p, veto_net(inputs), no_sign), name="signlang")
 
 
 # --- saving and loading ------------------------------------------------------------------------------

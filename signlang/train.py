@@ -128,12 +128,19 @@ def fit_members(X, Y, groups, recipe="shipped", members=None, epochs=config.EPOC
     nets, histories = [net for net, _ in fitted], [history for _, history in fitted]
     if other is None or not len(other[1]) or recipe != "shipped":
         return average(nets), histories
+    net, history = fit_veto(X, Y, groups, other, epochs, batch_size, patience, val_fraction, seed, logdir, verbose)
+    return average(nets, net, Y.shape[1] - 1), histories + [history]
+
+
+def fit_veto(X, Y, groups, other, epochs=config.EPOCHS, batch_size=64, patience=config.PATIENCE, val_fraction=0.2,
+             seed=0, logdir=None, verbose=1):
+    """The veto network (signlang.veto): the shipped recipe on the examples and `other` (other_signs'
+    recordings), each other sign an output of its own, at most config.VETO_EPOCHS epochs: (network, History)."""
     Xo, labels, groups_o, hidden = other
     labels = np.concatenate([Y.argmax(-1), labels])
-    net, history = _fit_net(np.concatenate([X, Xo]), np.eye(Y.shape[1] + len(hidden), dtype=np.float32)[labels],
-                            np.concatenate([groups, groups_o]), recipe, veto.NAME, min(epochs, config.VETO_EPOCHS), batch_size,
-                            patience, val_fraction, seed, logdir, verbose, head=veto.HEAD)
-    return average(nets, net, Y.shape[1] - 1), histories + [history]
+    return _fit_net(np.concatenate([X, Xo]), np.eye(Y.shape[1] + len(hidden), dtype=np.float32)[labels],
+                    np.concatenate([groups, groups_o]), "shipped", veto.NAME, min(epochs, config.VETO_EPOCHS), batch_size,
+                    patience, val_fraction, seed, logdir, verbose, head=veto.HEAD)
 
 
 def _fit_net(X, Y, groups, recipe, name, epochs, batch_size, patience, val_fraction, seed, logdir, verbose,

@@ -44,9 +44,9 @@ class Veto(layers.Layer):
         return {**super().get_config(), "no_sign": self.no_sign, "tau": self.tau}
 
 
-def apply(inputs, probabilities, net, no_sign):
-    """The probabilities (a tensor of `inputs`) with the veto network `net` applied."""
-    return Veto(no_sign, name="veto_other_signs")([probabilities, net(inputs)])
+def apply(probabilities, vetoing, no_sign):
+    """The probabilities with the veto network's probabilities `vetoing` (of the same inputs) applied."""
+    return Veto(no_sign, name="veto_other_signs")([probabilities, vetoing])
 
 
 def find(model):

@@ -307,6 +307,11 @@ def test_training_with_other_signs_adds_a_veto_network_that_add_sign_keeps(tmp_p
     added, actions = enroll.add_signs(loaded, M.load_actions(tmp_path / "m.h5"),
                                       {"wave": with_other_signs.X[:5]}, progress=False)
     assert actions[-1] == "wave" and veto.find(added) is not None
+    layer = enroll._new_signs(added)  # in the veto network's embedding: the width of its last hidden layer
+    assert layer.in_veto and layer.prototypes.shape == (1, veto_net.get_layer(veto.HEAD).input.shape[-1])
+    older = enroll.build([sign_net], layer.prototypes, layer.scales, layer.radii, veto.find(loaded), in_veto=False)
+    again, _ = enroll.add_signs(older, actions, {"nod": with_other_signs.X[5:10]}, progress=False)
+    assert not enroll._new_signs(again).in_veto  # signs added in the sign networks' embedding stay there
     np.testing.assert_allclose(added.predict(X, verbose=0).sum(-1), 1, atol=1e-5)
     without, _ = training.train(with_other_signs, tmp_path / "n.h5", tmp_path / "Logs", actions=list(config.ACTIONS),
                                 members=1, epochs=1, verbose=0, no_sign=False)
