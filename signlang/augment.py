@@ -47,7 +47,7 @@ def augment(X, rng):
     shift = rng.uniform(-0.05, 0.05, (b, 2))
     for points, (sx, sy) in ((pose[..., :2], body_scale), (face_read[..., :2], face_scale),
                              (hands[..., :2], body_scale)):
-        present = np.any(points != 0, axis=-1, keepdims=True)
+        present = (points[..., :1] != 0) | (points[..., 1:] != 0)  # np.any over 2 values was a tenth of the time
         x, y = points[..., 0] - 0.5, points[..., 1] - 0.5
         x = np.where(mirror.reshape((b,) + (1,) * (x.ndim - 1)), -x, x)
         shape = (b,) + (1,) * (x.ndim - 1)
@@ -55,7 +55,7 @@ def augment(X, rng):
         moved = np.stack([(cos * x - sin * y) * sx.reshape(shape) + 0.5 + shift[:, 0].reshape(shape),
                           (sin * x + cos * y) * sy.reshape(shape) + 0.5 + shift[:, 1].reshape(shape)], axis=-1)
         moved += rng.normal(0, 0.003, moved.shape)
-        points[...] = np.where(present, moved, 0)
+        np.copyto(points, moved, where=present)  # points not found stay zeros
     X[..., POSE] = pose.reshape(b, t, -1)
     X[..., FACE_READ] = face_read
     X[..., LEFT_HAND] = hands[:, :, 0].reshape(b, t, -1)
