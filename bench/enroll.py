@@ -16,10 +16,12 @@ scratch on K of the person's recordings of each of their signs.
 
 import argparse
 import functools
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -47,8 +49,8 @@ def tutorial(X, labels, n, epochs, seed):
     return net
 
 
-WAYS = {"veto": "in the veto network's embedding (the shipped way)",
-        "signs": "base model without veto network: in the sign networks' embedding"}
+WAYS = {"veto": "to the base model with its veto network, in that network's embedding (the shipped way)",
+        "signs": "to the base model without a veto network, in the sign networks' embedding"}
 
 
 def table(rows, tut, save_s, people, args, file=sys.stdout):
@@ -83,6 +85,85 @@ def without(other, sign, n_outputs):
     return X[keep], np.where(labels[keep] > k, labels[keep] - 1, labels[keep]), groups[keep], [n for n in names if n != sign]
 
 
+def load():
+    """Everyone's recordings, the signs beyond the vocabulary and the people who recorded them."""
+    ds = data.load([SHARED / "signers", SHARED / "more_signs"])
+    new_signs = sorted(set(ds.y) - set(config.ACTIONS) - {config.NO_SIGN})
+    return ds, new_signs, np.unique(ds.groups[np.isin(ds.y, new_signs)])
+
+
+def run_fold(args, fold, held):
+    """Base models without the people `held`, each of their other signs added to them: (rows, tut, save_s)."""
+    ds, new_signs, _ = load()
+    actions = list(config.ACTIONS)
+    rows = {way: {k: [] for k in KS} for way in WAYS}
+    tut = {k: [] for k in args.tutorial_k}
+    save_s = []
+    base_ds = data.Dataset(*(a[~np.isin(ds.groups, held)] for a in (ds.X, ds.y, ds.groups)), ds.actions)
+    X, labels, groups, outputs = train.examples(base_ds, actions, no_sign=True, seed=fold)
+    other = train.other_signs(base_ds, outputs)
+    del base_ds  # a copy of most of the recordings: kept into the next fold, it ran the machine out of memory
+    Y = np.eye(len(outputs), dtype=np.float32)[labels]
+    start = time.perf_counter()
+    base = train.fit_members(X, Y, groups, "shipped", args.members, args.epochs, seed=10 * fold, verbose=0)[0]
+    vetoed = {}  # new sign -> the base model with a veto network that never saw that sign
+    for sign in other[3]:
+        net = train.fit_veto(X, Y, groups, without(other, sign, len(outputs)), args.epochs, seed=10 * fold, verbose=0)[0]
+        vetoed[sign] = M.average(enroll.networks(base, "base"), net, len(outputs) - 1)
+    log(f"fold {fold + 1}/{args.folds}: base model and {len(vetoed)} veto networks in "
+        f"{time.perf_counter() - start:.0f} s, {len(held)} people held out")
+    del X, Y, labels, groups, other
+    for person in held:
+        mine = ds.groups == person
+        Xp, yp = ds.X[mine], ds.y[mine]
+        for sign in sorted(set(yp) & set(new_signs)):
+            bases = {"veto": vetoed[sign], "signs": base}
+            base_pred = {way: model.predict(Xp, verbose=0).argmax(-1) for way, model in bases.items()}
+            idx = np.flatnonzero(yp == sign)
+            for k in KS:
+                if len(idx) - k < 3:
+                    continue
+                test = np.setdiff1d(np.arange(len(yp)), idx[:k])
+                known = test[np.isin(yp[test], actions)]
+                other = test[~np.isin(yp[test], actions + [sign])]
+                for way, built_on in bases.items():
+                    start = time.perf_counter()
+                    model, outs = enroll.add_signs(built_on, outputs, {sign: Xp[idx[:k]]}, seed=fold, progress=False)
+                    seconds = time.perf_counter() - start
+                    if k == 8 and way == "veto" and len(save_s) <= fold:  # saving + LiteRT conversion, once per fold
+                        with tempfile.TemporaryDirectory() as tmp:
+                            start = time.perf_counter()
+                            M.save(model, Path(tmp) / "m.h5", outs, config.NO_SIGN)
+                            predictor.export(Path(tmp) / "m.h5", Path(tmp) / "m.tflite")
+                            save_s.append(time.perf_counter() - start)
+                    pred = model.predict(Xp[test], verbose=0).argmax(-1)
+                    truth = np.array([outs.index(a) if a in outs else -1 for a in yp[test]])
+                    new = outs.index(sign)
+                    kn = np.isin(test, known)
+                    rows[way][k].append({
+                        "recall": np.mean(pred[yp[test] == sign] == new),
+                        "known": np.mean(pred[kn] == truth[kn]) if kn.any() else np.nan,
+                        "known_base": np.mean(base_pred[way][known] == truth[kn]) if kn.any() else np.nan,
+                        "false": np.mean(pred[np.isin(test, other)] == new) if len(other) else np.nan,
+                        "seconds": seconds})
+                    r = rows[way][k][-1]
+                    log(f"  {person[:40]:40} {sign:7} K={k} {way:5}: recall {r['recall']:.2f} known {r['known']:.2f} "
+                        f"(base {r['known_base']:.2f}) false new {r['false']:.2f} {seconds:.1f} s")
+                if k in tut:
+                    signs = sorted(set(yp) & set(actions)) + [sign]
+                    tr = np.concatenate([np.flatnonzero(yp == s)[:k] for s in signs])
+                    net = tutorial(Xp[tr], np.array([signs.index(a) for a in yp[tr]]), len(signs),
+                                   args.tutorial_epochs, fold)
+                    test_t = np.setdiff1d(np.arange(len(yp)), tr)
+                    pt = net.predict(Xp[test_t], verbose=0).argmax(-1)
+                    kt = np.isin(yp[test_t], actions)
+                    ot = ~np.isin(yp[test_t], actions + [sign])
+                    tut[k].append({"recall": np.mean(pt[yp[test_t] == sign] == len(signs) - 1),
+                                   "known": np.mean(pt[kt] == [signs.index(a) for a in yp[test_t][kt]]) if kt.any() else np.nan,
+                                   "false": np.mean(pt[ot] == len(signs) - 1) if ot.any() else np.nan})
+    return rows, tut, save_s
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folds", type=int, default=3, help="folds by person over the people with other signs")
@@ -91,82 +172,25 @@ def main():
     parser.add_argument("--tutorial-epochs", type=int, default=100, help="the tutorial's LSTM: epochs (it ran 2000)")
     parser.add_argument("--tutorial-k", type=int, nargs="*", default=[5], help="K values to run the tutorial's way for")
     args = parser.parse_args()
-    actions = list(config.ACTIONS)
 
-    ds = data.load([SHARED / "signers", SHARED / "more_signs"])
-    new_signs = sorted(set(ds.y) - set(actions) - {config.NO_SIGN})
-    people = np.unique(ds.groups[np.isin(ds.y, new_signs)])
+    ds, new_signs, people = load()
+    del ds
     log(f"{len(people)} people with signs {new_signs}; {args.folds} folds, base models of {args.members} network(s), "
         f"at most {args.epochs} epochs")
     rows = {way: {k: [] for k in KS} for way in WAYS}
     tut = {k: [] for k in args.tutorial_k}
     save_s = []
+    # One process per fold: memory TensorFlow and the fold's arrays hold is given back when it ends.
+    spawn = multiprocessing.get_context("spawn")
     for fold, (_, te) in enumerate(GroupKFold(args.folds).split(people, groups=people)):
-        held = people[te]
-        base_ds = data.Dataset(*(a[~np.isin(ds.groups, held)] for a in (ds.X, ds.y, ds.groups)), ds.actions)
-        X, labels, groups, outputs = train.examples(base_ds, actions, no_sign=True, seed=fold)
-        other = train.other_signs(base_ds, outputs)
-        del base_ds  # a copy of most of the recordings: kept into the next fold, it ran the machine out of memory
-        Y = np.eye(len(outputs), dtype=np.float32)[labels]
-        start = time.perf_counter()
-        base = train.fit_members(X, Y, groups, "shipped", args.members, args.epochs, seed=10 * fold, verbose=0)[0]
-        vetoed = {}  # new sign -> the base model with a veto network that never saw that sign
-        for sign in other[3]:
-            net = train.fit_veto(X, Y, groups, without(other, sign, len(outputs)), args.epochs, seed=10 * fold, verbose=0)[0]
-            vetoed[sign] = M.average(enroll.networks(base, "base"), net, len(outputs) - 1)
-        log(f"fold {fold + 1}/{args.folds}: base model and {len(vetoed)} veto networks in "
-            f"{time.perf_counter() - start:.0f} s, {len(held)} people held out")
-        del X, Y, labels, groups, other
-        for person in held:
-            mine = ds.groups == person
-            Xp, yp = ds.X[mine], ds.y[mine]
-            for sign in sorted(set(yp) & set(new_signs)):
-                bases = {"veto": vetoed[sign], "signs": base}
-                base_pred = {way: model.predict(Xp, verbose=0).argmax(-1) for way, model in bases.items()}
-                idx = np.flatnonzero(yp == sign)
-                for k in KS:
-                    if len(idx) - k < 3:
-                        continue
-                    test = np.setdiff1d(np.arange(len(yp)), idx[:k])
-                    known = test[np.isin(yp[test], actions)]
-                    other = test[~np.isin(yp[test], actions + [sign])]
-                    for way, built_on in bases.items():
-                        start = time.perf_counter()
-                        model, outs = enroll.add_signs(built_on, outputs, {sign: Xp[idx[:k]]}, seed=fold, progress=False)
-                        seconds = time.perf_counter() - start
-                        if k == 8 and way == "veto" and len(save_s) <= fold:  # saving + LiteRT conversion, once per fold
-                            with tempfile.TemporaryDirectory() as tmp:
-                                start = time.perf_counter()
-                                M.save(model, Path(tmp) / "m.h5", outs, config.NO_SIGN)
-                                predictor.export(Path(tmp) / "m.h5", Path(tmp) / "m.tflite")
-                                save_s.append(time.perf_counter() - start)
-                        pred = model.predict(Xp[test], verbose=0).argmax(-1)
-                        truth = np.array([outs.index(a) if a in outs else -1 for a in yp[test]])
-                        new = outs.index(sign)
-                        kn = np.isin(test, known)
-                        rows[way][k].append({
-                            "recall": np.mean(pred[yp[test] == sign] == new),
-                            "known": np.mean(pred[kn] == truth[kn]) if kn.any() else np.nan,
-                            "known_base": np.mean(base_pred[way][known] == truth[kn]) if kn.any() else np.nan,
-                            "false": np.mean(pred[np.isin(test, other)] == new) if len(other) else np.nan,
-                            "seconds": seconds})
-                        r = rows[way][k][-1]
-                        log(f"  {person[:40]:40} {sign:7} K={k} {way:5}: recall {r['recall']:.2f} known {r['known']:.2f} "
-                            f"(base {r['known_base']:.2f}) false new {r['false']:.2f} {seconds:.1f} s")
-                    if k in tut:
-                        signs = sorted(set(yp) & set(actions)) + [sign]
-                        tr = np.concatenate([np.flatnonzero(yp == s)[:k] for s in signs])
-                        net = tutorial(Xp[tr], np.array([signs.index(a) for a in yp[tr]]), len(signs),
-                                       args.tutorial_epochs, fold)
-                        test_t = np.setdiff1d(np.arange(len(yp)), tr)
-                        pt = net.predict(Xp[test_t], verbose=0).argmax(-1)
-                        kt = np.isin(yp[test_t], actions)
-                        ot = ~np.isin(yp[test_t], actions + [sign])
-                        tut[k].append({"recall": np.mean(pt[yp[test_t] == sign] == len(signs) - 1),
-                                       "known": np.mean(pt[kt] == [signs.index(a) for a in yp[test_t][kt]]) if kt.any() else np.nan,
-                                       "false": np.mean(pt[ot] == len(signs) - 1) if ot.any() else np.nan})
-        keras.backend.clear_session()
-
+        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            fold_rows, fold_tut, fold_save = pool.submit(run_fold, args, fold, people[te]).result()
+        for way in WAYS:
+            for k in KS:
+                rows[way][k] += fold_rows[way][k]
+        for k in tut:
+            tut[k] += fold_tut[k]
+        save_s += fold_save
         table(rows, tut, save_s, people, args, file=sys.stderr)  # so far: a run cut short still says something
     table(rows, tut, save_s, people, args)
 
