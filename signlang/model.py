@@ -5,7 +5,7 @@ A model file is self-describing: it takes raw (30, 1662) MP_Data windows (all pr
 the model, signlang.features) and records its action names in output order, and which one means "no sign",
 as HDF5 attributes.
 
-The shipped action.h5 is made by one command (about 16 minutes on 2 cores, signlang.train):
+The shipped action.h5 is made by one command (about 14 minutes on 2 cores, signlang.train):
     signlang train --data ../shared/data/signers ../shared/data/more_signs --actions hello thanks iloveyou --model action.h5
 and bench/unseen.py measures the recipe on people left out of training.
 """
