@@ -81,3 +81,7 @@ class Augmented(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         self.order = self.rng.permutation(len(self.X))
+
+    def release(self):
+        """Drops the windows (after fitting: TensorFlow's from_generator keeps the dataset referenced)."""
+        self.X = self.Y = None

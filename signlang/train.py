@@ -41,8 +41,12 @@ def fit(model, X, Y, validation, epochs, batch_size=64, augmented=True, patience
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True,
                                          start_from_epoch=start_from_epoch, verbose=min(verbose, 1))
     data = Augmented(X, Y, batch_size, seed) if augmented else X
-    return model.fit(data, None if augmented else Y, batch_size=None if augmented else batch_size,
-                     epochs=epochs, validation_data=validation, callbacks=[stop, *callbacks], verbose=verbose)
+    try:
+        return model.fit(data, None if augmented else Y, batch_size=None if augmented else batch_size,
+                         epochs=epochs, validation_data=validation, callbacks=[stop, *callbacks], verbose=verbose)
+    finally:
+        if augmented:  # TensorFlow keeps the generator of each fit alive: without this, every fit kept its data
+            data.release()
 
 
 def examples(data, actions=None, no_sign=True, seed=0):
