@@ -13,7 +13,8 @@ no recordings of the known signs are needed. Chosen by measurement (bench/enroll
 sign"): new output columns fitted on the embeddings against rest windows and replayed known-sign
 embeddings took the known signs of the same person far more often; a scaled (diagonal Mahalanobis)
 distance took other signs and the known signs less often than a plain Euclidean one at the same recall;
-the veto network's embedding took other signs a third as often as the sign networks' and recalled more.
+the veto network's embedding took the person's known signs and other signs less often than the sign
+networks' (5.9 against 9.9 points, 22 against 31 %) for slightly less recall (79 against 82 %).
 """
 
 import sys
