@@ -101,7 +101,7 @@ def _both(net, head=HEAD):
 def embedder(nets, head=HEAD):
     """raw windows -> the networks' embeddings side by side (the inputs of their final layers `head`)."""
     inputs = keras.Input((config.SEQUENCE_LENGTH, FRAME_SIZE))
-    parts = [_both(net, head)(inputs)[1] for net in nets]
+    parts = [keras.Model(net.inputs, _head(net, head).input)(inputs) for net in nets]
     return keras.Model(inputs, parts[0] if len(parts) == 1 else layers.Concatenate()(parts))
 
 
