@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from signlang import config
 from signlang.errors import SignlangError
-from signlang.layout import FRAME_SIZE
+from signlang.layout import FRAME_SIZE, misplaced_share
 
 ARCHIVE_SUFFIXES = (".npz", ".npz.xz")
 FRAME_NAME = re.compile(r"^(\d+)\.npy$")
@@ -56,6 +56,7 @@ def load(paths, skip_bad=False, length=config.SEQUENCE_LENGTH, progress=True):
     for source in tqdm(sources, unit="group", disable=not progress or len(sources) < 2, file=sys.stderr):
         part = _read_archive(source, length, skip) if _is_archive(source) else _read_tree(source, length, skip)
         if part is not None:
+            _warn_layout(source, part[0])
             parts.append((_group(source),) + part)
     if not parts:
         raise SignlangError(f"{', '.join(map(str, paths))}: no usable sequences"
@@ -66,6 +67,14 @@ def load(paths, skip_bad=False, length=config.SEQUENCE_LENGTH, progress=True):
     y = np.concatenate([y for _, _, y in parts])
     groups = np.concatenate([np.full(len(y), name) for name, _, y in parts])
     return Dataset(X, y, groups, order_actions(set(y)), skip.problems)
+
+
+def _warn_layout(source, X):
+    """One line when a file's keypoints do not look like the tutorial's layout; they are kept all the same."""
+    share = misplaced_share(X)
+    if share > 0.01:
+        tqdm.write(f"signlang: warning: {source}: {share:.0%} of frames have pose visibilities outside 0..1: not the "
+                   "tutorial's keypoint order (pose, face, left hand, right hand)?", file=sys.stderr)
 
 
 def _group(source):

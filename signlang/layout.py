@@ -28,3 +28,12 @@ def pad(frames, length=config.SEQUENCE_LENGTH):
     """Frames made up to `length` by repeating the last one (the signer holds the final pose)."""
     missing = length - len(frames)
     return np.concatenate([frames, np.repeat(frames[-1:], missing, axis=0)]) if missing > 0 else frames
+
+
+def misplaced_share(X):
+    """The share of frames in X (..., 1662) whose pose visibilities are not probabilities (0..1, as MediaPipe
+    gives them): keypoints saved in another order than the tutorial's (the face first, say) put coordinates
+    there, and a model reads them as the wrong body parts."""
+    visibility = np.asarray(X)[..., POSE][..., 3::4]
+    bad = np.any((visibility < -1e-3) | (visibility > 1 + 1e-3), axis=-1)
+    return float(bad.mean()) if bad.size else 0.0

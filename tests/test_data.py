@@ -11,6 +11,7 @@ import pytest
 from conftest import FULL_FACE, YES_NO, more_signs_archive, signer_archive
 from signlang import data
 from signlang.errors import SignlangError
+from signlang.layout import FACE, LEFT_HAND, POSE
 
 # Three different people (FULL_FACE: hello, thanks and iloveyou, 30 each).
 TREE_PERSON, ARCHIVE_PERSON, BAD_ARCHIVE_PERSON = FULL_FACE[:3]
@@ -60,6 +61,18 @@ def test_any_number_of_actions_and_one_group_per_folder(tmp_path, signer):
     assert ds.actions == ["hello", "thanks", "iloveyou", "goodbye", "yes"]
     assert len(ds.y) == 12 and sorted(np.unique(ds.groups)) == [str(tmp_path / "alice"), str(tmp_path / "bob")]
     assert set(ds.y[ds.groups == str(tmp_path / "bob")]) == {"goodbye", "yes", "iloveyou"}
+
+
+def test_another_keypoint_order_loads_with_a_warning_naming_it(tmp_path, signer, capsys):
+    X, y = signer
+    write_tree(tmp_path / "ours", X, y, per_action=1)
+    face_first = np.concatenate([X[..., FACE], X[..., POSE], X[..., LEFT_HAND.start:]], axis=-1)  # another order
+    write_tree(tmp_path / "theirs", face_first, y, per_action=1)
+    ds = data.load([tmp_path / "ours", tmp_path / "theirs"], progress=False)
+    err = capsys.readouterr().err
+    assert len(ds.y) == 6
+    assert re.search(rf"warning: {re.escape(str(tmp_path / 'theirs'))}: \d+% of frames .* keypoint order", err)
+    assert str(tmp_path / "ours") not in err
 
 
 def test_archives_npz_xz_and_folders_of_archives(tmp_path):
