@@ -110,9 +110,9 @@ def evaluate_videos(labels, model_path, fps=config.FPS, threshold=config.THRESHO
 
     labels: a CSV file or folder (read_labels), or a list of (clip path, expected signs). All of them are
     checked before the first clip runs. Per clip: file, expected, detected, exact, errors (word edit
-    distance), seconds (frames processed / fps). A clip that fails to open or decode gets `error`, detected
-    None, seconds None, is not exact and counts all its expected words as errors. Overall: clips, exact
-    (share), word_error_rate (total errors / expected words, None without expected words) and
+    distance), seconds (the clip's length, from its frames' times). A clip that fails to open or decode gets
+    `error`, detected None, seconds None, is not exact and counts all its expected words as errors. Overall:
+    clips, exact (share), word_error_rate (total errors / expected words, None without expected words) and
     false_signs_per_minute (signs detected on clips expecting none / their minutes, None without such clips).
     """
     from tqdm import tqdm
@@ -144,7 +144,7 @@ def evaluate_videos(labels, model_path, fps=config.FPS, threshold=config.THRESHO
         else:
             detected = list(summary["sentence"])
             entry.update(detected=detected, exact=detected == expected, errors=edit_distance(expected, detected),
-                         seconds=round(summary["frames"] / fps, 3))
+                         seconds=summary["seconds"])
         clips.append(entry)
     words = sum(len(c["expected"]) for c in clips)
     idle = [c for c in clips if not c["expected"] and c["detected"] is not None]

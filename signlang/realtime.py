@@ -76,7 +76,9 @@ def run(frames, predictor, threshold=config.THRESHOLD, fps=config.FPS, out=None,
     for sign, p in zip(given, detector.confidences[len(detector.confidences) - len(given):]):
         if on_sign:
             on_sign(_sign_event(sign, p, t))
-    return {"event": "summary", "sentence": detector.words, "frames": count,
+    # The stream's length from its frames' times: a video slower than `fps` gives fewer frames a second.
+    seconds = t + (t / (count - 1) if count > 1 else 1 / fps) if count else 0.0
+    return {"event": "summary", "sentence": detector.words, "frames": count, "seconds": round(seconds, 3),
             "fps": round(count / elapsed, 2) if count else 0.0}
 
 

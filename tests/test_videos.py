@@ -82,6 +82,23 @@ def test_csv_of_clips_gives_sentences_and_consistent_metrics(tmp_path):
     assert f"of 3 clips ({result['exact']:.1%})" in text[5] and text[6].startswith("word error rate")
 
 
+def test_a_clip_slower_than_the_sampling_rate_counts_its_real_length(tmp_path):
+    """A 10 frames/s clip keeps all its frames (fewer than 25 a second): its seconds are its length all the same."""
+    source = cv2.VideoCapture(str(shared_clip(THANKS)))
+    rate, size = source.get(cv2.CAP_PROP_FPS), (int(source.get(3)), int(source.get(4)))
+    slow = cv2.VideoWriter(str(tmp_path / "slow.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, size)
+    index, kept = 0, 0
+    while (frame := source.read()[1]) is not None:
+        if index / rate * 10 >= kept:
+            slow.write(frame)
+            kept += 1
+        index += 1
+    slow.release()
+    (tmp_path / "labels.csv").write_text("slow.mp4,thanks\n")
+    clip = evaluate_json(tmp_path / "labels.csv")["per_clip"][0]
+    assert clip["seconds"] == pytest.approx(index / rate, abs=0.1) and kept < index / rate * config.FPS / 2
+
+
 def test_folder_of_sign_folders(tmp_path):
     root = tmp_path / "clips"
     for sign, name in (("hello", HELLO), ("thanks", THANKS)):
