@@ -23,18 +23,24 @@ How a stream is judged (README: "Real-time detection"):
   the clip's last window is what is judged.
 - Nobody seen. A window in which no frame has any landmark (all 1662 values zero) is not predicted and
   clears the votes, so a video without a person gives an empty sentence (and no bars).
+- Slow sources. Frames pushed with their time are placed on the training rate's timeline (config.FPS):
+  when frames are further apart than one step (a slow camera or machine, a 10 frames/s video), the steps
+  between are filled by blending the two frames (each part, where both have it; else the nearer frame's),
+  at most a window of them (a stall), so a sign spans as many frames as in training whatever the rate.
 """
 
+import math
 from collections import deque
 
 import numpy as np
 
 from signlang import config
 from signlang.errors import SignlangError
-from signlang.layout import FRAME_SIZE, pad
+from signlang.layout import FACE, FRAME_SIZE, LEFT_HAND, POSE, RIGHT_HAND, pad
 
 WINDOW_SHAPE = (config.SEQUENCE_LENGTH, FRAME_SIZE)
 MIN_FRAMES = config.SEQUENCE_LENGTH // 2   # frames seen before the first prediction
+PARTS = (POSE, FACE, LEFT_HAND, RIGHT_HAND)
 
 
 def check_threshold(threshold):
@@ -43,8 +49,19 @@ def check_threshold(threshold):
 
 
 def stable_frames(fps):
-    """Predictions that must agree: config.STABLE_FRAMES at config.FPS, the same duration at other rates."""
-    return max(1, round(config.STABLE_FRAMES * fps / config.FPS))
+    """Predictions that must agree: config.STABLE_FRAMES at config.FPS, the same duration at faster rates (a
+    slower source's frames are filled up to config.FPS when pushed with their times)."""
+    return max(1, round(config.STABLE_FRAMES * max(fps, config.FPS) / config.FPS))
+
+
+def blend(a, b, w):
+    """The frame a share w of the way from frame a to frame b: each part interpolated where both frames have
+    it, else the nearer frame's (a part appearing or vanishing does not move)."""
+    out = (a if w < 0.5 else b).copy()
+    for part in PARTS:
+        if a[part].any() and b[part].any():
+            out[part] = (1 - w) * a[part] + w * b[part]
+    return out
 
 
 class Detector:
@@ -75,6 +92,7 @@ class Detector:
         self.confidences = []  # the mean probability over its N votes that each word was given with
         self.sentence = deque(maxlen=sentence_length)  # the last words, for the banner
         self.probs = None    # last prediction over all outputs
+        self.last = None     # (step on the config.FPS timeline, frame) of the last frame pushed with a time
 
     def window(self):
         return pad(np.stack(self.frames))
@@ -85,11 +103,23 @@ class Detector:
             return None
         return self.probs if self.no_sign is None else np.delete(self.probs, self.no_sign)
 
-    def push(self, keypoints):
-        """Adds one frame (1662 values); returns the sign that entered the sentence, or None."""
+    def push(self, keypoints, t=None):
+        """Adds one frame (1662 values), taken t seconds into the stream if given (see "Slow sources" above);
+        returns the sign that entered the sentence, or None."""
         keypoints = np.asarray(keypoints, dtype=np.float32)
         if keypoints.shape != (FRAME_SIZE,):
             raise SignlangError(f"a keypoint frame has {FRAME_SIZE} values, not shape {keypoints.shape}")
+        given = None
+        if t is not None:
+            step = math.floor(t * config.FPS + 1e-6)
+            if self.last is not None and step - self.last[0] > 1:
+                gap, before = step - self.last[0], self.last[1]
+                for i in range(max(1, gap - config.SEQUENCE_LENGTH + 1), gap):  # a window at most
+                    given = self._step(blend(before, keypoints, i / gap)) or given
+            self.last = (step, keypoints)
+        return self._step(keypoints) or given
+
+    def _step(self, keypoints):
         self.frames.append(keypoints)
         if len(self.frames) < self.min_frames:
             return None

@@ -53,7 +53,7 @@ def run(frames, predictor, threshold=config.THRESHOLD, fps=config.FPS, out=None,
         start = time.perf_counter()
         try:
             for count, (frame, image, results) in enumerate(detections, 1):
-                t, sign = frame.t, detector.push(kp.extract_keypoints(results))
+                t, sign = frame.t, detector.push(kp.extract_keypoints(results), frame.t)
                 if sign and on_sign:
                     on_sign(_sign_event(sign, detector.confidences[-1], t))
                 if sink or show:

@@ -17,7 +17,7 @@ from conftest import FULL_FACE, signer_archive
 from signlang import config, data, nosign
 from signlang.detector import MIN_FRAMES, Detector, stable_frames
 from signlang.display import TUTORIAL_COLORS, annotate, bar_colors, prob_viz
-from signlang.layout import FRAME_SIZE
+from signlang.layout import FRAME_SIZE, LEFT_HAND, POSE, RIGHT_HAND
 from signlang.model import load_no_sign
 from signlang.predictor import TOLERANCE, Predictor, cache_dir, export, load_predictor
 from signlang.errors import SignlangError
@@ -197,10 +197,29 @@ def test_a_frame_of_the_wrong_size_is_refused():
         detector([one_hot(3, 0, 0.9)]).push(np.zeros(1629))
 
 
-def test_stability_scales_with_the_sampling_rate():
+def test_stability_scales_with_a_faster_sampling_rate():
     assert stable_frames(config.FPS) == config.STABLE_FRAMES
     assert stable_frames(2 * config.FPS) == 2 * config.STABLE_FRAMES
-    assert stable_frames(config.FPS / 100) == 1
+    assert stable_frames(config.FPS / 3) == config.STABLE_FRAMES  # a slower one is filled up to config.FPS
+
+
+def test_frames_further_apart_than_the_training_rate_are_filled_by_blending():
+    predict = scripted({0: one_hot(3, 0, 0.9)})
+    detector = Detector(predict, ACTIONS, min_frames=1)
+    a, b = np.full(FRAME_SIZE, 0.2, np.float32), np.full(FRAME_SIZE, 0.8, np.float32)
+    a[0] = b[0] = 1  # marker 0
+    b[LEFT_HAND] = 0  # the left hand vanishes: it is not moved, it is the nearer frame's
+    detector.push(a, 0.0)
+    detector.push(b, 3 / config.FPS)  # three steps later: two frames filled in between
+    seen = [w[-1] for w in predict.windows]
+    assert len(seen) == 4
+    np.testing.assert_allclose(seen[1][POSE][1:], 0.4, atol=1e-6)
+    np.testing.assert_allclose(seen[2][RIGHT_HAND], 0.6, atol=1e-6)
+    assert (seen[1][LEFT_HAND] == 0.2).all() and not seen[2][LEFT_HAND].any()
+    detector.push(a, 3.01 / config.FPS)  # faster than the rate: taken as it comes, nothing filled
+    detector.push(a)  # without a time: nothing filled
+    detector.push(b, 100.0)  # after a long stall: at most a window is filled
+    assert len(predict.windows) == 6 + config.SEQUENCE_LENGTH
 
 
 def test_the_decision_logic_loads_no_tensorflow_camera_or_mediapipe():
