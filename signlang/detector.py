@@ -10,7 +10,7 @@ How a stream is judged (README: "Real-time detection"):
   is judged on the same kind of window the model was trained on.
 - Stability. A sign is given when the last N predictions all name it with a probability above the
   threshold and with config.CONFIDENCE (0.8) on average. N counts predictions at the sampling rate:
-  config.STABLE_FRAMES (10) at config.FPS, scaled with the rate otherwise, so the sign must hold for the
+  config.STABLE_FRAMES (10) at config.FPS, scaled with a faster rate, so the sign must hold for the
   same time (10 frames at 25 fps = 0.4 s).
 - Once per stretch of signing. A sign is given once while the signer keeps signing it; another sign
   in the same stretch is given too (a run of signs). "No sign" as the best output for N / 2 predictions
