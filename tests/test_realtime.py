@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import FULL_FACE, signer_archive
 from signlang import config, data, nosign
@@ -220,6 +222,25 @@ def test_frames_further_apart_than_the_training_rate_are_filled_by_blending():
     detector.push(a)  # without a time: nothing filled
     detector.push(b, 100.0)  # after a long stall: at most a window is filled
     assert len(predict.windows) == 6 + config.SEQUENCE_LENGTH
+
+
+@settings(max_examples=40, deadline=None)
+@given(every=st.integers(1, 7), first=st.integers(0, 6), seed=st.integers(0, 2 ** 16))
+def test_a_stream_moving_in_straight_lines_is_rebuilt_from_every_kth_frame(every, first, seed):
+    """Every k-th frame of a 25 frames/s stream in which each value moves in a straight line, pushed with its
+    time: the Detector's window holds the frames in between again."""
+    rng = np.random.default_rng(seed)
+    start, speed = rng.uniform(0.2, 0.6, FRAME_SIZE), rng.uniform(-0.01, 0.01, FRAME_SIZE)
+    start[0], speed[0] = 1, 0  # marker 0 for `scripted`
+    stream = [(start + i * speed).astype(np.float32) for i in range(45)]
+    predict = scripted({0: one_hot(3, 0, 0.9)})
+    detector = Detector(predict, ACTIONS, min_frames=1)
+    pushed = list(range(first, len(stream), every))
+    for i in pushed:
+        detector.push(stream[i], i / config.FPS)
+    held = min(config.SEQUENCE_LENGTH, pushed[-1] - first + 1)
+    np.testing.assert_allclose(predict.windows[-1][-held:], np.stack(stream[pushed[-1] + 1 - held:pushed[-1] + 1]),
+                               atol=1e-5)
 
 
 def test_the_decision_logic_loads_no_tensorflow_camera_or_mediapipe():
