@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from signlang import config, keypoints
+from signlang import config, keypoints, timeline
 from signlang.errors import SignlangError
 from signlang.layout import pad
 from signlang.manifest import SOURCE
@@ -18,7 +18,8 @@ from signlang.sources import is_camera, open_source
 
 
 def video_keypoints(source, fps=config.FPS, holistic=None):
-    """(n, 1662) keypoints of every sampled frame of a video, camera or image folder.
+    """(n, 1662) keypoints of every sampled frame of a video, camera or image folder, on the config.FPS
+    timeline (a slower source filled up, signlang.timeline; fps=None: every frame as it is, nothing filled).
 
     A Holistic passed in is reset first: it tracks landmarks from frame to frame, and the previous
     video's last pose must not steer this one's first frames.
@@ -26,13 +27,14 @@ def video_keypoints(source, fps=config.FPS, holistic=None):
     frames = open_source(source, fps)
     if holistic is None:
         with keypoints.open_holistic() as model:
-            return _keypoints(frames, model, source)
+            return _keypoints(frames, model, source, fps is not None)
     holistic.reset()
-    return _keypoints(frames, holistic, source)
+    return _keypoints(frames, holistic, source, fps is not None)
 
 
-def _keypoints(frames, model, source):
-    rows = [keypoints.extract_keypoints(keypoints.mediapipe_detection(f.image, model)[1]) for f in frames]
+def _keypoints(frames, model, source, fill):
+    timed = ((f.t, keypoints.extract_keypoints(keypoints.mediapipe_detection(f.image, model)[1])) for f in frames)
+    rows = list(timeline.filled(timed) if fill else (row for _, row in timed))
     if not rows:
         raise SignlangError(f"{source}: has no frames")
     return np.stack(rows)

@@ -23,24 +23,21 @@ How a stream is judged (README: "Real-time detection"):
   the clip's last window is what is judged.
 - Nobody seen. A window in which no frame has any landmark (all 1662 values zero) is not predicted and
   clears the votes, so a video without a person gives an empty sentence (and no bars).
-- Slow sources. Frames pushed with their time are placed on the training rate's timeline (config.FPS):
-  when frames are further apart than one step (a slow camera or machine, a 10 frames/s video), the steps
-  between are filled by blending the two frames (each part, where both have it; else the nearer frame's),
-  at most a window of them (a stall), so a sign spans as many frames as in training whatever the rate.
+- Slow sources. Frames pushed with their time are placed on the training rate's timeline: the steps a
+  slow camera, machine or video skips are filled by blending its frames (signlang.timeline), so a sign
+  spans as many frames as in training whatever the rate.
 """
 
-import math
 from collections import deque
 
 import numpy as np
 
-from signlang import config
+from signlang import config, timeline
 from signlang.errors import SignlangError
-from signlang.layout import FACE, FRAME_SIZE, LEFT_HAND, POSE, RIGHT_HAND, pad
+from signlang.layout import FRAME_SIZE, pad
 
 WINDOW_SHAPE = (config.SEQUENCE_LENGTH, FRAME_SIZE)
 MIN_FRAMES = config.SEQUENCE_LENGTH // 2   # frames seen before the first prediction
-PARTS = (POSE, FACE, LEFT_HAND, RIGHT_HAND)
 
 
 def check_threshold(threshold):
@@ -52,16 +49,6 @@ def stable_frames(fps):
     """Predictions that must agree: config.STABLE_FRAMES at config.FPS, the same duration at faster rates (a
     slower source's frames are filled up to config.FPS when pushed with their times)."""
     return max(1, round(config.STABLE_FRAMES * max(fps, config.FPS) / config.FPS))
-
-
-def blend(a, b, w):
-    """The frame a share w of the way from frame a to frame b: each part interpolated where both frames have
-    it, else the nearer frame's (a part appearing or vanishing does not move)."""
-    out = (a if w < 0.5 else b).copy()
-    for part in PARTS:
-        if a[part].any() and b[part].any():
-            out[part] = (1 - w) * a[part] + w * b[part]
-    return out
 
 
 class Detector:
@@ -111,11 +98,10 @@ class Detector:
             raise SignlangError(f"a keypoint frame has {FRAME_SIZE} values, not shape {keypoints.shape}")
         given = None
         if t is not None:
-            step = math.floor(t * config.FPS + 1e-6)
+            step = timeline.step(t)
             if self.last is not None and step - self.last[0] > 1:
-                gap, before = step - self.last[0], self.last[1]
-                for i in range(max(1, gap - config.SEQUENCE_LENGTH + 1), gap):  # a window at most
-                    given = self._step(blend(before, keypoints, i / gap)) or given
+                for frame in timeline.between(self.last[1], keypoints, step - self.last[0]):
+                    given = self._step(frame) or given
             self.last = (step, keypoints)
         return self._step(keypoints) or given
 

@@ -20,6 +20,7 @@ from signlang import config, data, nosign
 from signlang.detector import MIN_FRAMES, Detector, stable_frames
 from signlang.display import TUTORIAL_COLORS, annotate, bar_colors, prob_viz
 from signlang.layout import FRAME_SIZE, LEFT_HAND, POSE, RIGHT_HAND
+from signlang.timeline import filled
 from signlang.model import load_no_sign
 from signlang.predictor import TOLERANCE, Predictor, cache_dir, export, load_predictor
 from signlang.errors import SignlangError
@@ -241,6 +242,21 @@ def test_a_stream_moving_in_straight_lines_is_rebuilt_from_every_kth_frame(every
     held = min(config.SEQUENCE_LENGTH, pushed[-1] - first + 1)
     np.testing.assert_allclose(predict.windows[-1][-held:], np.stack(stream[pushed[-1] + 1 - held:pushed[-1] + 1]),
                                atol=1e-5)
+
+
+def test_filled_keypoints_are_what_the_detector_sees():
+    """signlang.timeline.filled (extract, add-sign from a video) gives the frames the Detector fills in."""
+    rng = np.random.default_rng(0)
+    stream = [(t, rng.uniform(0.1, 0.9, FRAME_SIZE).astype(np.float32)) for t in (0.0, 0.1, 0.13, 0.3, 5.0)]
+    for _, f in stream:
+        f[0] = 1
+    predict = scripted({0: one_hot(3, 0, 0.9)})
+    detector = Detector(predict, ACTIONS, min_frames=1)
+    for t, f in stream:
+        detector.push(f, t)
+    rows = list(filled(stream))
+    assert len(rows) == len(predict.windows) == 1 + 2 + 1 + 4 + config.SEQUENCE_LENGTH  # steps 0, 2, 3, 7, 125
+    np.testing.assert_array_equal(np.stack([w[-1] for w in predict.windows]), np.stack(rows))
 
 
 def test_the_decision_logic_loads_no_tensorflow_camera_or_mediapipe():

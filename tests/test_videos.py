@@ -2,6 +2,7 @@
 and the shipped action.h5, the JSON checked against itself; bad rows rejected before any clip runs."""
 
 import json
+import math
 
 import cv2
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from conftest import ROOT, VIDEOS, need, run_cli
 from signlang import config
+from signlang.collect import video_keypoints
 from signlang.errors import SignlangError
 from signlang.evaluate import edit_distance, format_videos_text, read_labels
 from signlang.sources import VIDEO_EXTENSIONS
@@ -83,8 +85,8 @@ def test_csv_of_clips_gives_sentences_and_consistent_metrics(tmp_path):
 
 
 def test_a_clip_slower_than_the_training_rate_is_filled_up_and_counts_its_real_length(tmp_path):
-    """At 10 frames/s the hello clip has 13 frames, too few for a window: the Detector blends the frames in
-    between (25 a second, as in training), and the clip's seconds are its length."""
+    """At 10 frames/s the hello clip has 13 frames, too few for a window: the frames in between are blended
+    (25 a second, as in training), and the clip's seconds are its length."""
     source = cv2.VideoCapture(str(shared_clip(HELLO)))
     rate, size = source.get(cv2.CAP_PROP_FPS), (int(source.get(3)), int(source.get(4)))
     slow = cv2.VideoWriter(str(tmp_path / "slow.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, size)
@@ -99,6 +101,8 @@ def test_a_clip_slower_than_the_training_rate_is_filled_up_and_counts_its_real_l
     clip = evaluate_json(tmp_path / "labels.csv")["per_clip"][0]
     assert kept < config.SEQUENCE_LENGTH // 2 and clip["detected"] == ["hello"]
     assert clip["seconds"] == pytest.approx(index / rate, abs=0.1)
+    # extract and add-sign read it on the same timeline: 25 frames a second, the skipped ones blended
+    assert len(video_keypoints(tmp_path / "slow.mp4")) == math.floor((kept - 1) / 10 * config.FPS + 1e-6) + 1
 
 
 def test_folder_of_sign_folders(tmp_path):

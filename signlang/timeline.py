@@ -1,0 +1,46 @@
+"""The training rate's timeline (config.FPS): frames of a slower source filled up by blending.
+
+The model learnt signs at about 25 frames/s (README "Frame rate"). A camera or machine that gives fewer
+frames a second, or a video of 10-20 frames/s, would squeeze a sign into fewer frames of the window, so the
+steps such a source skips on the config.FPS timeline are filled with frames that blend their two
+neighbours: each part moved a share of the way where both frames have it, else the nearer frame's (a hand
+appearing or vanishing does not move). A faster source is not thinned here (sources.open_source samples it).
+"""
+
+import math
+
+from signlang import config
+from signlang.layout import FACE, LEFT_HAND, POSE, RIGHT_HAND
+
+PARTS = (POSE, FACE, LEFT_HAND, RIGHT_HAND)
+
+
+def step(t):
+    """The config.FPS step a frame taken t seconds into the stream falls in."""
+    return math.floor(t * config.FPS + 1e-6)  # epsilon: i / FPS * FPS may come out a hair below i
+
+
+def blend(a, b, w):
+    """The frame a share w of the way from frame a to frame b (1662 values each)."""
+    out = (a if w < 0.5 else b).copy()
+    for part in PARTS:
+        if a[part].any() and b[part].any():
+            out[part] = (1 - w) * a[part] + w * b[part]
+    return out
+
+
+def between(a, b, gap):
+    """The frames skipped between frame a and frame b, `gap` steps later: gap - 1 blends, at most the last
+    window's worth after a stall (older ones would leave the window at once)."""
+    return [blend(a, b, i / gap) for i in range(max(1, gap - config.SEQUENCE_LENGTH + 1), gap)]
+
+
+def filled(timed):
+    """(t, frame) pairs in time order -> the frames on the config.FPS timeline, the skipped steps filled."""
+    last = None
+    for t, frame in timed:
+        s = step(t)
+        if last is not None and s - last[0] > 1:
+            yield from between(last[1], frame, s - last[0])
+        last = (s, frame)
+        yield frame
