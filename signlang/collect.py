@@ -122,19 +122,22 @@ def collect(actions=config.ACTIONS, sequences=config.NO_SEQUENCES, length=config
         try:
             for action in actions:
                 for number in range(sequences):
-                    recording = []
-                    for frame_num in range(length):
+                    recording, line = [], timeline.Timeline()  # a slow camera or machine filled up to config.FPS
+                    while len(recording) < length:
                         frame = next(frames, None)
                         if frame is None:
                             return written
                         image, results = keypoints.mediapipe_detection(frame.image, model)
                         keypoints.draw_styled_landmarks(image, results)
-                        _caption(image, action, number, frame_num == 0)
-                        recording.append(keypoints.extract_keypoints(results))
-                        pause = 500 if frame_num == 0 and live else 1  # the tutorial's break between sequences
+                        first = not recording
+                        _caption(image, action, number, first)
+                        pause = 500 if first and live else 1  # the tutorial's break between sequences
+                        recording += line.add(frame.t, keypoints.extract_keypoints(results))
+                        if first and live:  # the break after a sequence's first frame is not filled
+                            line = timeline.Timeline()
                         if show and _show(image, pause):
                             return written
-                    written.append(write_sequence(Path(data_path) / action, np.stack(recording)))
+                    written.append(write_sequence(Path(data_path) / action, np.stack(recording[:length])))
             return written
         finally:
             frames.close()

@@ -79,7 +79,7 @@ class Detector:
         self.confidences = []  # the mean probability over its N votes that each word was given with
         self.sentence = deque(maxlen=sentence_length)  # the last words, for the banner
         self.probs = None    # last prediction over all outputs
-        self.last = None     # (step on the config.FPS timeline, frame) of the last frame pushed with a time
+        self.timeline = timeline.Timeline()  # where frames pushed with their times fall, slow sources filled up
 
     def window(self):
         return pad(np.stack(self.frames))
@@ -97,13 +97,9 @@ class Detector:
         if keypoints.shape != (FRAME_SIZE,):
             raise SignlangError(f"a keypoint frame has {FRAME_SIZE} values, not shape {keypoints.shape}")
         given = None
-        if t is not None:
-            step = timeline.step(t)
-            if self.last is not None and step - self.last[0] > 1:
-                for frame in timeline.between(self.last[1], keypoints, step - self.last[0]):
-                    given = self._step(frame) or given
-            self.last = (step, keypoints)
-        return self._step(keypoints) or given
+        for frame in [keypoints] if t is None else self.timeline.add(t, keypoints):
+            given = self._step(frame) or given
+        return given
 
     def _step(self, keypoints):
         self.frames.append(keypoints)

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from signlang import config, layout
+from signlang import config, layout, timeline
 from signlang import keypoints as kp
 from signlang.collect import check_action, write_sequence
 from signlang.detector import Detector, stable_frames
@@ -127,6 +127,7 @@ class Recording:
     def __init__(self, action_dir, action, sequences, length=config.SEQUENCE_LENGTH):
         self.action_dir, self.action, self.sequences, self.length = action_dir, action, sequences, length
         self.frames, self.written, self.pause_until = [], [], None
+        self.line = timeline.Timeline()  # a slow browser or machine filled up to config.FPS, as in `collect`
 
     def push(self, keypoints, now):
         """Adds a frame (none while the pause lasts); writes each complete sequence. Returns the status."""
@@ -134,10 +135,10 @@ class Recording:
             self.pause_until = now + PAUSE
         starting = now < self.pause_until
         if not starting:
-            self.frames.append(keypoints)
-            if len(self.frames) == self.length:
-                self.written.append(write_sequence(self.action_dir, np.stack(self.frames)))
-                self.frames, self.pause_until = [], None
+            self.frames += self.line.add(now, keypoints)
+            if len(self.frames) >= self.length:
+                self.written.append(write_sequence(self.action_dir, np.stack(self.frames[:self.length])))
+                self.frames, self.pause_until, self.line = [], None, timeline.Timeline()
         return self.status(starting)
 
     @property

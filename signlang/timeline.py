@@ -35,12 +35,24 @@ def between(a, b, gap):
     return [blend(a, b, i / gap) for i in range(max(1, gap - config.SEQUENCE_LENGTH + 1), gap)]
 
 
+class Timeline:
+    """Frames as they come, with their times -> the frames on the config.FPS timeline."""
+
+    def __init__(self):
+        self.last = None  # (step, frame) of the last frame added
+
+    def add(self, t, frame):
+        """The frames up to this one, taken t seconds into the stream: the blends of the steps skipped since
+        the last frame added, then the frame."""
+        now = step(t)
+        gap = now - self.last[0] if self.last is not None else 0
+        skipped = between(self.last[1], frame, gap) if gap > 1 else []
+        self.last = (now, frame)
+        return skipped + [frame]
+
+
 def filled(timed):
     """(t, frame) pairs in time order -> the frames on the config.FPS timeline, the skipped steps filled."""
-    last = None
+    line = Timeline()
     for t, frame in timed:
-        s = step(t)
-        if last is not None and s - last[0] > 1:
-            yield from between(last[1], frame, s - last[0])
-        last = (s, frame)
-        yield frame
+        yield from line.add(t, frame)
