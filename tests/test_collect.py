@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import read_video, run_cli, write_video
 from signlang import SignlangError
 from signlang.collect import check_action, split_sequences, write_sequence
 from signlang.sources import open_source
@@ -94,6 +94,19 @@ def test_collect_from_a_video_resumes_and_drops_the_unfinished_sequence(tmp_path
     again = tree(data)
     assert sorted({k.rsplit("/", 1)[0] for k in again}) == ["a/0", "a/1", "a/2", "a/3", "b/0", "b/1"]
     assert {k: v for k, v in again.items() if k in first} == first
+
+
+def test_collect_from_a_slow_video_fills_it_up_to_25_frames_a_second(tmp_path, clips):
+    """The hello clip at 10 frames/s has 13 frames; on the 25 frames/s timeline they make one 30-frame sequence
+    whose second frame blends the first two frames' keypoints."""
+    images, rate = read_video(clips["hello"])
+    write_video(tmp_path / "slow.mp4", images[::round(rate / 10)], 10)
+    run_cli("collect", "--actions", "hello", "--sequences", "1", "--data", tmp_path / "MP_Data",
+            "--source", tmp_path / "slow.mp4", "--no-window")
+    sequence = np.stack([np.load(tmp_path / "MP_Data" / "hello" / "0" / f"{i}.npy") for i in range(30)])
+    first, middle, second = sequence[0, :132], sequence[1, :132], sequence[2, :132]  # t = 0, 0.04 (blend), 0.1
+    assert first.any() and second.any()
+    np.testing.assert_allclose(middle, 0.5 * first + 0.5 * second, atol=1e-6)
 
 
 def test_collect_from_an_image_folder(tmp_path, clips):
