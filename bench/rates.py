@@ -1,0 +1,99 @@
+"""Slow sources: runs of signs of people left out, seen at 25, 12.5 and 8.3 frames/s, with the fill up to 25
+frames/s (signlang.timeline: the frames a slow source skips are blended in) beside the way before it (every
+frame as it comes, N agreeing predictions scaled down with the rate), in one run.
+
+One fold of bench/streams.py's cross-validation (grouped by person): one network of the shipped recipe and its
+veto network are trained on the other people, then each left-out person's sign sequences are joined into
+bench/streams.py's streams (back to back and with rest) at 25 frames/s; a slower camera or machine is every
+2nd or 3rd frame of them with its time. Printed: the word error rate at each rate, both ways.
+
+    .venv/bin/python bench/rates.py                # fold 2 of 5 (9 minutes on 2 cores)
+"""
+
+import argparse
+import os
+import sys
+import zlib
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+from sklearn.model_selection import GroupKFold
+
+import streams  # bench/streams.py, beside this file
+from signlang import config, data, train
+from signlang.detector import Detector
+from signlang.evaluate import edit_distance
+
+EVERY = {"25": 1, "12.5": 2, "8.3": 3}  # frames/s: every k-th frame of a 25 frames/s stream
+
+
+def words(frames, times, stable, predict_batch, outputs):
+    """The Detector's words for frames pushed with `times` (None: without), predictions batched: the windows it
+    asks about depend on the frames only, so a first pass records them and a second replays the batch."""
+    windows, uniform = [], np.full(len(outputs), 1 / len(outputs), np.float32)
+
+    def run(predict):
+        detector = Detector(predict, outputs, stable=stable, no_sign=config.NO_SIGN)
+        for frame, t in zip(frames, times):
+            detector.push(frame, t)
+        detector.flush()
+        return detector.words
+
+    run(lambda window: windows.append(window) or uniform)
+    rows = iter(predict_batch(np.stack(windows)))
+    return run(lambda window: next(rows))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fold", type=int, default=1, help="which fold (0-based) of --folds")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=config.EPOCHS)
+    parser.add_argument("--limit-people", type=int, help="quick smoke run: only this many people")
+    parser.add_argument("--data", nargs="+", default=[str(streams.SHARED / "data/signers"),
+                                                       str(streams.SHARED / "data/more_signs")])
+    args = parser.parse_args()
+    args.members, args.patience = 1, config.PATIENCE
+
+    ds = streams.load(args)
+    tr, te = list(GroupKFold(args.folds).split(ds.X, ds.y, ds.groups))[args.fold]
+    fold = data.Dataset(ds.X[tr], ds.y[tr], ds.groups[tr], ds.actions)
+    X, labels, groups, outputs = train.examples(fold, list(config.ACTIONS), no_sign=True, seed=args.fold)
+    predict = streams.fit("shipped", X, labels, groups, outputs, train.other_signs(fold, outputs), args, args.fold)
+    del X, labels, groups, fold
+
+    idlers = set(ds.groups[ds.y == config.NO_SIGN])
+    errors = {(rate, way): 0 for rate in EVERY for way in ("filled", "before")}
+    total, people = 0, 0
+    for person in np.unique(ds.groups[te]):
+        mine = te[ds.groups[te] == person]
+        X, y = ds.X[mine], ds.y[mine]
+        sign = np.isin(y, config.ACTIONS)
+        if len(set(y[sign])) < 2:
+            continue
+        idle = X[y == config.NO_SIGN].reshape(-1, X.shape[-1]) if person in idlers else None
+        rng = np.random.default_rng(zlib.crc32(person.encode()))
+        people += 1
+        for _, frames, expected in streams.person_streams(X[sign], y[sign], idle, rng):
+            total += len(expected)
+            times = np.arange(len(frames)) / config.FPS
+            for rate, k in EVERY.items():
+                old = max(1, round(config.STABLE_FRAMES / k))
+                errors[rate, "filled"] += edit_distance(expected, words(
+                    frames[::k], times[::k], config.STABLE_FRAMES, predict, outputs))
+                errors[rate, "before"] += edit_distance(expected, words(
+                    frames[::k], [None] * len(frames[::k]), old, predict, outputs))
+        streams.log(f"{person}: done ({people} people)")
+
+    print(f"\nfold {args.fold + 1} of {args.folds}: {people} people left out, {total} signs in their streams "
+          f"(bench/streams.py's, back to back and with rest)")
+    print(f"{'frames/s':>10}{'WER filled up to 25/s':>24}{'WER as before':>16}")
+    for rate in EVERY:
+        print(f"{rate:>10}{100 * errors[rate, 'filled'] / total:>23.1f}%{100 * errors[rate, 'before'] / total:>15.1f}%")
+
+
+if __name__ == "__main__":
+    main()
