@@ -4,7 +4,8 @@ The model learnt signs at about 25 frames/s (README "Frame rate"). A camera or m
 frames a second, or a video of 10-20 frames/s, would squeeze a sign into fewer frames of the window, so the
 steps such a source skips on the config.FPS timeline are filled with frames that blend their two
 neighbours: each part moved a share of the way where both frames have it, else the nearer frame's (a hand
-appearing or vanishing does not move). A faster source is not thinned here (sources.open_source samples it).
+appearing or vanishing does not move). A longer break (a stalled camera, a page in the background) is a
+pause, not a slow source: it is not filled. A faster source is not thinned here (sources.open_source does).
 """
 
 import math
@@ -13,6 +14,7 @@ from signlang import config
 from signlang.layout import FACE, LEFT_HAND, POSE, RIGHT_HAND
 
 PARTS = (POSE, FACE, LEFT_HAND, RIGHT_HAND)
+MAX_GAP = config.SEQUENCE_LENGTH // 2  # steps (0.6 s): a longer gap between two frames is a break, not filled
 
 
 def step(t):
@@ -30,9 +32,8 @@ def blend(a, b, w):
 
 
 def between(a, b, gap):
-    """The frames skipped between frame a and frame b, `gap` steps later: gap - 1 blends, at most the last
-    window's worth after a stall (older ones would leave the window at once)."""
-    return [blend(a, b, i / gap) for i in range(max(1, gap - config.SEQUENCE_LENGTH + 1), gap)]
+    """The gap - 1 frames skipped between frame a and frame b, `gap` steps later; none after a break."""
+    return [blend(a, b, i / gap) for i in range(1, gap)] if gap <= MAX_GAP else []
 
 
 class Timeline:
@@ -45,8 +46,7 @@ class Timeline:
         """The frames up to this one, taken t seconds into the stream: the blends of the steps skipped since
         the last frame added, then the frame."""
         now = step(t)
-        gap = now - self.last[0] if self.last is not None else 0
-        skipped = between(self.last[1], frame, gap) if gap > 1 else []
+        skipped = between(self.last[1], frame, now - self.last[0]) if self.last is not None else []
         self.last = (now, frame)
         return skipped + [frame]
 

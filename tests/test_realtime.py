@@ -221,8 +221,9 @@ def test_frames_further_apart_than_the_training_rate_are_filled_by_blending():
     assert (seen[1][LEFT_HAND] == 0.2).all() and not seen[2][LEFT_HAND].any()
     detector.push(a, 3.01 / config.FPS)  # faster than the rate: taken as it comes, nothing filled
     detector.push(a)  # without a time: nothing filled
-    detector.push(b, 100.0)  # after a long stall: at most a window is filled
-    assert len(predict.windows) == 6 + config.SEQUENCE_LENGTH
+    detector.push(b, 3 / config.FPS + 0.6)  # as slow as a source may be: 0.6 s, 14 frames filled
+    detector.push(a, 100.0)  # a break (a stalled camera): not filled
+    assert len(predict.windows) == 6 + 15 + 1
 
 
 @settings(max_examples=40, deadline=None)
@@ -247,7 +248,7 @@ def test_a_stream_moving_in_straight_lines_is_rebuilt_from_every_kth_frame(every
 def test_filled_keypoints_are_what_the_detector_sees():
     """signlang.timeline.filled (extract, add-sign from a video) gives the frames the Detector fills in."""
     rng = np.random.default_rng(0)
-    stream = [(t, rng.uniform(0.1, 0.9, FRAME_SIZE).astype(np.float32)) for t in (0.0, 0.1, 0.13, 0.3, 5.0)]
+    stream = [(t, rng.uniform(0.1, 0.9, FRAME_SIZE).astype(np.float32)) for t in (0.0, 0.1, 0.13, 0.3, 0.9, 5.0)]
     for _, f in stream:
         f[0] = 1
     predict = scripted({0: one_hot(3, 0, 0.9)})
@@ -255,7 +256,7 @@ def test_filled_keypoints_are_what_the_detector_sees():
     for t, f in stream:
         detector.push(f, t)
     rows = list(filled(stream))
-    assert len(rows) == len(predict.windows) == 1 + 2 + 1 + 4 + config.SEQUENCE_LENGTH  # steps 0, 2, 3, 7, 125
+    assert len(rows) == len(predict.windows) == 1 + 2 + 1 + 4 + 15 + 1  # steps 0, 2, 3, 7, 22, 125 (a break)
     np.testing.assert_array_equal(np.stack([w[-1] for w in predict.windows]), np.stack(rows))
 
 
