@@ -24,27 +24,9 @@ from sklearn.model_selection import GroupKFold
 
 import streams  # bench/streams.py, beside this file
 from signlang import config, data, train
-from signlang.detector import Detector
 from signlang.evaluate import edit_distance
 
 EVERY = {"25": 1, "12.5": 2, "8.3": 3}  # frames/s: every k-th frame of a 25 frames/s stream
-
-
-def words(frames, times, stable, predict_batch, outputs):
-    """The Detector's words for frames pushed with `times` (None: without), predictions batched: the windows it
-    asks about depend on the frames only, so a first pass records them and a second replays the batch."""
-    windows, uniform = [], np.full(len(outputs), 1 / len(outputs), np.float32)
-
-    def run(predict):
-        detector = Detector(predict, outputs, stable=stable, no_sign=config.NO_SIGN)
-        for frame, t in zip(frames, times):
-            detector.push(frame, t)
-        detector.flush()
-        return detector.words
-
-    run(lambda window: windows.append(window) or uniform)
-    rows = iter(predict_batch(np.stack(windows)))
-    return run(lambda window: next(rows))
 
 
 def main():
@@ -82,10 +64,10 @@ def main():
             times = np.arange(len(frames)) / config.FPS
             for rate, k in EVERY.items():
                 old = max(1, round(config.STABLE_FRAMES / k))
-                errors[rate, "filled"] += edit_distance(expected, words(
-                    frames[::k], times[::k], config.STABLE_FRAMES, predict, outputs))
-                errors[rate, "before"] += edit_distance(expected, words(
-                    frames[::k], [None] * len(frames[::k]), old, predict, outputs))
+                errors[rate, "filled"] += edit_distance(expected, streams.sentence(
+                    frames[::k], predict, outputs, times[::k]))
+                errors[rate, "before"] += edit_distance(expected, streams.sentence(
+                    frames[::k], predict, outputs, stable=old))
         streams.log(f"{person}: done ({people} people)")
 
     print(f"\nfold {args.fold + 1} of {args.folds}: {people} people left out, {total} signs in their streams "

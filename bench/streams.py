@@ -47,17 +47,17 @@ def log(*message):
     print(*message, file=sys.stderr, flush=True)
 
 
-def detect(frames, predict, outputs):
-    """The words the Detector gives for keypoint frames, as `signlang detect` runs it (flush included)."""
-    detector = Detector(predict, outputs, threshold=config.THRESHOLD, stable=config.STABLE_FRAMES,
-                        no_sign=config.NO_SIGN)
-    for frame in frames:
-        detector.push(frame)
+def detect(frames, predict, outputs, times=None, stable=config.STABLE_FRAMES):
+    """The words the Detector gives for keypoint frames, as `signlang detect` runs it (flush included);
+    times: each frame's, as a camera gives them (None: pushed without)."""
+    detector = Detector(predict, outputs, threshold=config.THRESHOLD, stable=stable, no_sign=config.NO_SIGN)
+    for frame, t in zip(frames, [None] * len(frames) if times is None else times):
+        detector.push(frame, t)
     detector.flush()
     return detector.words
 
 
-def sentence(frames, predict_batch, outputs):
+def sentence(frames, predict_batch, outputs, times=None, stable=config.STABLE_FRAMES):
     """detect() with one batched prediction: a first pass records the windows the Detector asks about
     (they depend on the frames only, not on its decisions), a second replays the batch's rows in order."""
     windows, uniform = [], np.full(len(outputs), 1 / len(outputs), np.float32)
@@ -66,9 +66,9 @@ def sentence(frames, predict_batch, outputs):
         windows.append(window)
         return uniform
 
-    detect(frames, record, outputs)
+    detect(frames, record, outputs, times, stable)
     rows = iter(predict_batch(np.stack(windows)) if windows else ())
-    return detect(frames, lambda window: next(rows), outputs)
+    return detect(frames, lambda window: next(rows), outputs, times, stable)
 
 
 def person_streams(X, y, idle, rng):
