@@ -161,7 +161,6 @@ class Session:
         self.holistic = kp.open_holistic()
         self.recording = None
         self.times = deque(maxlen=30)  # when the last frames were done: the frame rate
-        self.start = None  # when the first frame was done
 
     def _detector(self):
         return Detector(self.predictor, self.predictor.actions, self.threshold, stable_frames(config.FPS),
@@ -183,8 +182,7 @@ class Session:
         _, results = kp.mediapipe_detection(image, self.holistic)
         keypoints = kp.extract_keypoints(results)
         now = time.monotonic()
-        self.start = now if self.start is None else self.start
-        sign = self.detector.push(keypoints, now - self.start)  # a slow browser or machine: filled up to config.FPS
+        sign = self.detector.push(keypoints, now)  # a slow browser or machine: filled up to config.FPS
         self.times.append(now)
         probs = self.detector.sign_probs()
         message = {"type": "result", "landmarks": landmarks(keypoints), "size": [image.shape[1], image.shape[0]],
