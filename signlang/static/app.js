@@ -36,7 +36,7 @@ function connect() {
     if (data.type === "hello") welcome(data);
     else if (data.type === "result") result(data);
     else if (data.type === "error") {
-      if (data.frame) waiting = false;  // the frame's answer: the next frame may go
+      if (data.frame) { waiting = false; sendFrame(); }  // the frame's answer: the next frame may go
       status(data.error);
       if (mode === "record" && !data.frame) $("record-status").textContent = data.error;
     }
@@ -88,6 +88,12 @@ async function startCamera() {
 
 function tick() {
   requestAnimationFrame(tick);
+  sendFrame();
+}
+
+// The camera's current picture to the server, unless a frame is in flight or the last went less than 1/25 s
+// ago. Called on every animation frame and at once when an answer comes (not one animation frame later).
+function sendFrame() {
   const interval = 1000 / (hello ? hello.fps : 25);  // no faster than the training rate, as `detect` samples
   const now = performance.now();
   if (waiting || mode === "video" || !socket || socket.readyState !== WebSocket.OPEN || video.readyState < 2
@@ -122,6 +128,7 @@ function result(data) {
 
   if (view.width !== capture.width || view.height !== capture.height) { view.width = capture.width; view.height = capture.height; }
   ctx.drawImage(capture, 0, 0);
+  sendFrame();  // the picture just drawn is free: the next frame is captured and encoded while the rest is drawn
   drawLandmarks(data.landmarks);
   if (data.recording) recordingStatus(data.recording);
   drawRecording();
