@@ -7,6 +7,9 @@ process, a WebSocket client that sends one frame and waits for its result before
 protocol), a new connection (and so a new Holistic graph) per clip; latency is send to result received.
 Holistic alone: keypoints.mediapipe_detection on the decoded frames, a new graph per clip, in this process.
 The two alternate clip by clip, so a shared machine's load hits both alike.
+Then, where Debian's Chromium is installed, the page itself (--page-seconds, 0 skips it): headless Chromium
+whose fake camera plays the same JPEG frames (an MJPEG file), the times of each frame sent and of each result
+received taken at the page's WebSocket; the browser shares the machine's cores with the server.
 """
 
 import argparse
@@ -18,6 +21,7 @@ import select
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +37,7 @@ from signlang.session import FRAME_BOX  # noqa: E402
 from signlang.sources import open_source  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def webcam_frame(image):
@@ -80,6 +85,49 @@ async def _through_server(address, jpegs):
         return time.perf_counter() - start, latencies
 
 
+# Installed before the page's script runs: when each frame (binary message) goes and each result comes.
+STOPWATCH = """(() => {
+  window.stopwatch = { sent: [], results: [] };
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (typeof data !== "string") stopwatch.sent.push(performance.now());
+    return send.call(this, data);
+  };
+  const listen = WebSocket.prototype.addEventListener;
+  Object.defineProperty(WebSocket.prototype, "onmessage", { set(handler) {
+    listen.call(this, "message", (event) => {
+      if (typeof event.data === "string" && event.data.startsWith('{"type": "result"')) {
+        stopwatch.results.push(performance.now());
+      }
+      handler(event);
+    });
+  } });
+})();"""
+
+
+def through_page(url, jpegs, seconds):
+    """Frames/s of the page in headless Chromium over `seconds`, and each frame's latency (send to result)."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        camera = Path(tmp) / "camera.mjpeg"
+        camera.write_bytes(b"".join(data for clip in jpegs for data in clip))
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+                "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={camera}"])
+            page = browser.new_page()
+            page.add_init_script(STOPWATCH)
+            page.goto(url)
+            page.wait_for_function("stopwatch.results.length > 25", timeout=120_000)  # the graph's start-up
+            start = page.evaluate("stopwatch.results.length")
+            time.sleep(seconds)
+            sent, results = page.evaluate("[stopwatch.sent, stopwatch.results]")
+            browser.close()
+    sent, results = sent[start:len(results)], results[start:]  # one frame in flight: the k-th result answers the k-th
+    return (len(results) - 1) / ((results[-1] - results[0]) / 1000), [(r - s) / 1000 for s, r in zip(sent, results)]
+
+
 def holistic_alone(images):
     """Seconds for the clip, and each Holistic call's duration."""
     calls = []
@@ -96,6 +144,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=config.MODEL_PATH, help="model file (.h5)")
     parser.add_argument("--rounds", type=int, default=2, help="passes over the clips")
+    parser.add_argument("--page-seconds", type=float, default=60, help="the page in Chromium for so long (0: not)")
     args = parser.parse_args()
     videos = sorted((SHARED / "videos").glob("*.mp4"))
     if not videos or not Path(args.model).is_file():
@@ -120,6 +169,10 @@ def main():
                 s, lat = through_server(address, data)
                 seconds["server"] += s
                 latencies += lat
+        page = args.page_seconds > 0 and CHROMIUM.exists()
+        if page:
+            page_rate, page_latencies = through_page(address.replace("ws://", "http://").removesuffix("ws"), jpegs,
+                                                     args.page_seconds)
     finally:
         server.terminate()
         server.wait()
@@ -132,9 +185,18 @@ def main():
           f"{1000 * statistics.quantiles(calls, n=10)[-1]:>8.1f}   (per Holistic call)")
     print(f"{'through signlang serve':<22}{rate['server']:>10.1f}{1000 * latency:>11.1f}{1000 * p90:>8.1f}   "
           f"(send to result received)")
+    if page:
+        print(f"{'the page in Chromium':<22}{page_rate:>10.1f}{1000 * statistics.median(page_latencies):>11.1f}"
+              f"{1000 * statistics.quantiles(page_latencies, n=10)[-1]:>8.1f}   (send to result received, "
+              f"{args.page_seconds:g} s)")
     print(f"serve: {rate['server'] / rate['holistic']:.2f}x Holistic alone's frames/s; median latency "
           f"{latency / call:.2f} Holistic calls [{args.rounds} rounds interleaved clip by clip, "
           f"load average {os.getloadavg()[0]:.1f}]")
+    if page:
+        print(f"the page: {page_rate / rate['holistic']:.2f}x; median latency "
+              f"{statistics.median(page_latencies) / call:.2f} Holistic calls (the browser on the same cores)")
+    else:
+        print(f"the page: not measured ({CHROMIUM} absent or --page-seconds 0)")
 
 
 if __name__ == "__main__":
