@@ -6,12 +6,14 @@ recipe on everyone else's hello / thanks / iloveyou and idle, signlang.train.exa
 with a veto network that learnt everyone else's other signs except the new one (signlang.train.fit_veto),
 the sign added from the person's first K recordings of it (signlang.enroll.add_signs), scored on the
 person's remaining recordings: recall of the new sign, accuracy on their known signs (against the base
-model's), and windows of their other signs and idle taken for the new sign. Beside it, in the same run:
+model's), and windows of their other signs and idle taken for the new sign. The shipped way also takes the
+person's own first config.OWN_EXAMPLES recordings of each known sign (as add-sign takes them from MP_Data or
+records them); those are left out of every way's scores. Beside it, in the same run: the same without them,
 the sign added to the base model without its veto network (new signs in the sign networks' embedding, as
 for a model trained without other signs), and the tutorial's way: its LSTM (build_model) trained from
 scratch on K of the person's recordings of each of their signs.
 
-    nice -n 19 .venv/bin/python bench/enroll.py --folds 3 --epochs 20     # the README's run
+    nice -n 5 .venv/bin/python bench/enroll.py --folds 3 --epochs 20     # the README's run (--models DIR keeps the networks)
 """
 
 import argparse
@@ -49,8 +51,10 @@ def tutorial(X, labels, n, epochs, seed):
     return net
 
 
-WAYS = {"veto": "to the base model with its veto network, in that network's embedding (the shipped way)",
-        "signs": "to the base model without a veto network, in the sign networks' embedding"}
+WAYS = {"own": f"to the base model with its veto network, with the person's own first {config.OWN_EXAMPLES} recordings of "
+               "each known sign (the shipped way)",
+        "veto": "to the base model with its veto network, without the person's known signs (the shipped way without them)",
+        "signs": "to the base model without a veto network, in the sign networks' embedding, without their known signs"}
 
 
 def table(rows, tut, save_s, people, args, file=sys.stdout):
@@ -85,6 +89,18 @@ def without(other, sign, n_outputs):
     return X[keep], np.where(labels[keep] > k, labels[keep] - 1, labels[keep]), groups[keep], [n for n in names if n != sign]
 
 
+def cached(folder, name, fit):
+    """fit(), or the network kept in folder/name.keras by an earlier run with the same settings (--models)."""
+    path = None if folder is None else folder / f"{name}.keras"
+    if path is not None and path.exists():
+        return keras.models.load_model(path)
+    net = fit()
+    if path is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        net.save(path)
+    return net
+
+
 def load():
     """Everyone's recordings, the signs beyond the vocabulary and the people who recorded them."""
     ds = data.load([SHARED / "signers", SHARED / "more_signs"])
@@ -105,10 +121,13 @@ def run_fold(args, fold, held):
     del base_ds  # a copy of most of the recordings: kept into the next fold, it ran the machine out of memory
     Y = np.eye(len(outputs), dtype=np.float32)[labels]
     start = time.perf_counter()
-    base = train.fit_members(X, Y, groups, "shipped", args.members, args.epochs, seed=10 * fold, verbose=0)[0]
+    kept = None if args.models is None else Path(args.models) / f"fold{fold}-of-{args.folds}"
+    base = cached(kept, "base", lambda: train.fit_members(X, Y, groups, "shipped", args.members, args.epochs,
+                                                          seed=10 * fold, verbose=0)[0])
     vetoed = {}  # new sign -> the base model with a veto network that never saw that sign
     for sign in other[3]:
-        net = train.fit_veto(X, Y, groups, without(other, sign, len(outputs)), args.epochs, seed=10 * fold, verbose=0)[0]
+        net = cached(kept, f"veto_{sign}", lambda: train.fit_veto(X, Y, groups, without(other, sign, len(outputs)),
+                                                                   args.epochs, seed=10 * fold, verbose=0)[0])
         vetoed[sign] = M.average(enroll.networks(base, "base"), net, len(outputs) - 1)
     log(f"fold {fold + 1}/{args.folds}: base model and {len(vetoed)} veto networks in "
         f"{time.perf_counter() - start:.0f} s, {len(held)} people held out")
@@ -116,21 +135,23 @@ def run_fold(args, fold, held):
     for person in held:
         mine = ds.groups == person
         Xp, yp = ds.X[mine], ds.y[mine]
+        own = np.concatenate([np.flatnonzero(yp == a)[:config.OWN_EXAMPLES] for a in actions]).astype(int)
         for sign in sorted(set(yp) & set(new_signs)):
-            bases = {"veto": vetoed[sign], "signs": base}
+            bases = {"own": vetoed[sign], "veto": vetoed[sign], "signs": base}
             base_pred = {way: model.predict(Xp, verbose=0).argmax(-1) for way, model in bases.items()}
             idx = np.flatnonzero(yp == sign)
             for k in KS:
                 if len(idx) - k < 3:
                     continue
-                test = np.setdiff1d(np.arange(len(yp)), idx[:k])
+                test = np.setdiff1d(np.arange(len(yp)), np.concatenate([idx[:k], own]))  # own: used by "own" only
                 known = test[np.isin(yp[test], actions)]
                 other = test[~np.isin(yp[test], actions + [sign])]
                 for way, built_on in bases.items():
                     start = time.perf_counter()
-                    model, outs = enroll.add_signs(built_on, outputs, {sign: Xp[idx[:k]]}, seed=fold, progress=False)
+                    model, outs = enroll.add_signs(built_on, outputs, {sign: Xp[idx[:k]]}, seed=fold, progress=False,
+                                                   own=Xp[own] if way == "own" and len(own) else None)
                     seconds = time.perf_counter() - start
-                    if k == 8 and way == "veto" and len(save_s) <= fold:  # saving + LiteRT conversion, once per fold
+                    if k == 8 and way == "own" and len(save_s) <= fold:  # saving + LiteRT conversion, once per fold
                         with tempfile.TemporaryDirectory() as tmp:
                             start = time.perf_counter()
                             M.save(model, Path(tmp) / "m.h5", outs, config.NO_SIGN)
@@ -170,6 +191,8 @@ def main():
     parser.add_argument("--members", type=int, default=1, help="networks averaged in each base model")
     parser.add_argument("--epochs", type=int, default=20, help="base models: at most this many epochs")
     parser.add_argument("--tutorial-epochs", type=int, default=100, help="the tutorial's LSTM: epochs (it ran 2000)")
+    parser.add_argument("--models", help="keep each fold's base and veto networks in this folder and reuse them "
+                                         "in later runs with the same settings")
     parser.add_argument("--tutorial-k", type=int, nargs="*", default=[5], help="K values to run the tutorial's way for")
     args = parser.parse_args()
 

@@ -13,6 +13,13 @@ from signlang import config  # noqa: E402
 from signlang.errors import SignlangError  # noqa: E402
 
 
+def count(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def positive_int(text):
     value = int(text)
     if value < 1:
@@ -103,7 +110,7 @@ def cmd_add_sign(args):
     from signlang import enroll
     enroll.add_sign_command(args.names, args.model, args.out, data_path=args.data, source=args.source,
                             examples=args.examples, remove=args.remove, fps=args.fps,
-                            show=not args.no_window)
+                            show=not args.no_window, own_examples=args.own_examples)
 
 
 def cmd_serve(args):
@@ -218,6 +225,9 @@ def build_parser():
                                     "video file or image folder")
     p.add_argument("--examples", type=positive_int, default=config.ENROLL_EXAMPLES,
                    help="--source: recordings per new sign")
+    p.add_argument("--own-examples", type=count, default=config.OWN_EXAMPLES,
+                   help="--source: then recordings of each sign the model knows, your own way, unless --data holds "
+                        "them (0: none); they keep your own signs from being taken for the new ones")
     p.add_argument("--fps", type=positive_float, default=config.FPS, help="--source: keypoint sampling rate (frames/s)")
     p.add_argument("--no-window", action="store_true", help="--source: do not open a window")
     p.add_argument("--remove", metavar="NAME", help="write the model without this added sign instead")

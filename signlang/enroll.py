@@ -35,30 +35,64 @@ AUGMENTED = 256           # augmented windows per new sign
 RADIUS_SHARE = 95         # percent of a new sign's augmented examples inside its radius
 SHRINK = 0.05             # share of the mean variance in each dimension's scale (a few examples: no zero scales)
 SHARPNESS = 8.0           # how fast "inside" falls to "outside" at the radius
+OWN_GATE = 2.0            # with the signer's own known signs: the radius (squared) widened this much, and
+MARGIN = 1.2              # ... a window must be this much nearer the new sign's examples than their known signs
 
 
 @keras.saving.register_keras_serializable(package="signlang")
 class NewSigns(layers.Layer):
     """[embedding, known-sign probabilities] -> probabilities of the known signs, then of the new ones.
 
-    d_j = sum((h - prototype_j)^2 / scale_j) / radius_j^2, inside_j = sigmoid(SHARPNESS * (1 - d_j)) (scales of
-    ones: the Euclidean distance of models saved before there were scales); the new signs together take
+    d_j = sum((h - prototype_j)^2 / scale_j) / radius_j^2 / gate, inside_j = sigmoid(SHARPNESS * (1 - d_j)) (scales
+    of ones: the Euclidean distance of models saved before there were scales); the new signs together take
     g = max_j inside_j, shared by closeness, and the known signs keep their probabilities times 1 - g.
+    With the signer's own recordings of the known signs (`counter`: their augmented embeddings), the radius
+    widens (d_j / OWN_GATE) and inside_j is weighed by near_j = sigmoid(SHARPNESS * (log c_j - log(MARGIN * e_j))),
+    e_j and c_j the scaled distances to the nearest of sign j's augmented examples (`examples`) and of the
+    signer's known signs: a window of theirs that looks more like their own hello than like the new sign
+    stays hello.
     """
 
-    def __init__(self, prototypes, radii, sharpness=SHARPNESS, scales=None, in_veto=False, **kwargs):
+    def __init__(self, prototypes, radii, sharpness=SHARPNESS, scales=None, in_veto=False, examples=None, counter=None,
+                 n_examples=0, n_counter=0, **kwargs):
         super().__init__(**kwargs)
         self.in_veto = bool(in_veto)  # prototypes in the veto network's embedding (False: models saved before it)
         self.prototypes = np.asarray(prototypes, np.float32)
         self.radii = np.asarray(radii, np.float32)
         self.scales = np.ones_like(self.prototypes) if scales is None else np.asarray(scales, np.float32)
         self.sharpness = float(sharpness)
+        # Weights, not config (too large for an HDF5 attribute); a loaded model gets them from the file.
+        self._examples = None if examples is None else np.asarray(examples, np.float32)
+        self._counter = None if counter is None else np.asarray(counter, np.float32)
+        self.n_examples = int(n_examples if examples is None else self._examples.shape[1])
+        self.n_counter = int(n_counter if counter is None else len(self._counter))
+
+    @property
+    def own(self):
+        """Whether the signer's own known signs are in the model (the nearer-than rule is on)."""
+        return self.n_counter > 0
+
+    def build(self, shapes):
+        dim = self.prototypes.shape[-1]
+        if self.own:
+            init = lambda a: "zeros" if a is None else keras.initializers.Constant(a)  # noqa: E731
+            self.examples = self.add_weight(shape=(len(self.radii), self.n_examples, dim), initializer=init(self._examples),
+                                            trainable=False, name="examples")
+            self.counter = self.add_weight(shape=(self.n_counter, dim), initializer=init(self._counter), trainable=False,
+                                           name="counter")
 
     def call(self, inputs):
         h, known = inputs
         d = ops.sum(ops.square(h[:, None, :] - self.prototypes[None]) / self.scales[None], axis=-1)
         d = d / ops.square(self.radii)[None]
-        inside = ops.sigmoid(self.sharpness * (1.0 - d))
+        inside = ops.sigmoid(self.sharpness * (1.0 - d / (OWN_GATE if self.own else 1.0)))
+        if self.own:
+            near = []
+            for j in range(len(self.radii)):  # nearest example and nearest own known sign, in sign j's units
+                nearest = [ops.min(_scaled_square(h, points, self.scales[j]), axis=-1) / self.radii[j] ** 2
+                           for points in (self.examples[j], self.counter)]
+                near.append(ops.log(nearest[1] + 1e-6) - ops.log(MARGIN * nearest[0] + 1e-6))
+            inside = inside * ops.sigmoid(self.sharpness * ops.stack(near, axis=-1))
         g = ops.max(inside, axis=-1, keepdims=True)
         close = ops.exp(ops.min(d, axis=-1, keepdims=True) - d)  # the new signs' shares (a softmax of -d)
         return ops.concatenate([known * (1.0 - g), g * close / ops.sum(close, axis=-1, keepdims=True)], axis=-1)
@@ -68,7 +102,16 @@ class NewSigns(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "prototypes": self.prototypes.tolist(), "radii": self.radii.tolist(),
-                "sharpness": self.sharpness, "scales": self.scales.tolist(), "in_veto": self.in_veto}
+                "sharpness": self.sharpness, "scales": self.scales.tolist(), "in_veto": self.in_veto,
+                "n_examples": self.n_examples, "n_counter": self.n_counter}
+
+
+def _scaled_square(h, points, scale):
+    """sum((h - p)^2 / scale) for each row of h and each point: (batch, points), by matrix products (rounding can
+    take the expansion below zero: clipped)."""
+    cross = ops.matmul(h, ops.transpose(points / scale))
+    return ops.maximum(0.0, ops.sum(ops.square(h) / scale, axis=-1, keepdims=True) - 2.0 * cross
+                       + ops.sum(ops.square(points) / scale, axis=-1)[None])
 
 
 def networks(model, path):
@@ -114,10 +157,10 @@ def space(model, path="model"):
     return networks(model, path), HEAD, False
 
 
-def build(nets, prototypes, scales, radii, vetoed=None, in_veto=False):
+def build(nets, added, vetoed=None, in_veto=False):
     """The model: the networks' averaged probabilities for the known signs (overruled by the veto network of
-    `vetoed`, signlang.veto.find's), then the new signs' (if any), in the veto network's embedding when
-    `in_veto`, else in the networks'."""
+    `vetoed`, signlang.veto.find's), then the new signs' of `added` (NewSigns' arguments; none: {}), in the
+    veto network's embedding when `in_veto`, else in the networks'."""
     inputs = keras.Input((config.SEQUENCE_LENGTH, FRAME_SIZE), name="keypoints")
     # Each network once, giving its probabilities and its embedding (so neither is computed twice).
     outs = [_both(net)(inputs) for net in nets]
@@ -125,14 +168,23 @@ def build(nets, prototypes, scales, radii, vetoed=None, in_veto=False):
     if vetoed is not None:
         vetoing, h_veto = _both(vetoed[0], veto.HEAD)(inputs)
         known = veto.apply(known, vetoing, vetoed[1])
-    if not len(radii):
+    if not len(added.get("radii", ())):
         return keras.Model(inputs, known, name="signlang")
     if in_veto:
         h = h_veto
     else:
         h = outs[0][1] if len(outs) == 1 else layers.Concatenate(name="embedding")([e for _, e in outs])
-    new = NewSigns(prototypes, radii, scales=scales, in_veto=in_veto, name="new_signs")
-    return keras.Model(inputs, new([h, known]), name="signlang")
+    return keras.Model(inputs, NewSigns(**added, in_veto=in_veto, name="new_signs")([h, known]), name="signlang")
+
+
+def _added(layer):
+    """The NewSigns arguments of a model's added signs (lists; examples and counter None without own signs)."""
+    if layer is None:
+        return {"prototypes": [], "scales": [], "radii": [], "examples": None, "counter": None}
+    own = layer.own
+    return {"prototypes": list(layer.prototypes), "scales": list(layer.scales), "radii": list(layer.radii),
+            "examples": list(ops.convert_to_numpy(layer.examples)) if own else None,
+            "counter": ops.convert_to_numpy(layer.counter) if own else None}
 
 
 def prototype(embeddings, share=RADIUS_SHARE, shrink=SHRINK):
@@ -143,26 +195,45 @@ def prototype(embeddings, share=RADIUS_SHARE, shrink=SHRINK):
     return centre, scale, float(np.sqrt(np.percentile(((embeddings - centre) ** 2 / scale).sum(-1), share)))
 
 
-def add_signs(model, actions, examples, path="model", seed=0, progress=True):
+def add_signs(model, actions, examples, path="model", seed=0, progress=True, own=None):
     """The model with the new signs of `examples` ({name: (n, 30, 1662) windows}) added after its actions.
 
-    Returns (new model, its actions). The model passed in is not changed.
+    own: the signer's own recordings of the model's known signs ((n, 30, 1662) windows, or None): with them a
+    window is a new sign only if nearer its examples than the signer's known signs (NewSigns); they replace
+    those of an earlier add-sign. Returns (new model, its actions). The model passed in is not changed.
     """
     nets = networks(model, path)
     check_names(examples, actions, path)
     old, (embedded, head, in_veto) = _new_signs(model), space(model, path)
-    prototypes = list(old.prototypes) if old else []
-    scales = list(old.scales) if old else []
-    radii = list(old.radii) if old else []
+    added = _added(old)
     embed = embedder(embedded, head)
     rng = np.random.default_rng(seed)
+
+    def augmented(X):  # the windows and augmented copies of them: AUGMENTED embeddings
+        X = X[rng.permutation(len(X))[:AUGMENTED]]
+        windows = np.concatenate([X, augment(X[rng.integers(0, len(X), AUGMENTED - len(X))], rng)])
+        return embed.predict(windows, batch_size=512, verbose=0)
+
+    if own is not None and len(own):
+        added["counter"] = augmented(own)
+        if added["examples"] is None:  # signs added before without own signs: their prototype stands for them
+            added["examples"] = [np.repeat(c[None], AUGMENTED, 0) for c in added["prototypes"]]
     for name, X in tqdm(examples.items(), unit="sign", desc="new signs", disable=not progress):
-        windows = np.concatenate([X, augment(X[rng.integers(0, len(X), AUGMENTED)], rng)])
-        centre, scale, radius = prototype(embed.predict(windows, batch_size=512, verbose=0))
-        prototypes.append(centre)
-        scales.append(scale)
-        radii.append(radius)
-    return build(nets, prototypes, scales, radii, veto.find(model), in_veto), list(actions) + list(examples)
+        embeddings = augmented(X)
+        centre, scale, radius = prototype(embeddings)
+        added["prototypes"].append(centre)
+        added["scales"].append(scale)
+        added["radii"].append(radius)
+        if added["examples"] is not None:
+            added["examples"].append(embeddings)
+    return build(nets, added, veto.find(model), in_veto), list(actions) + list(examples)
+
+
+def _fewer(data_path, signs, n):
+    """Whether data_path holds fewer than n recordings of any of the signs."""
+    from pathlib import Path
+    return any(len([d for d in (Path(data_path) / s).glob("*") if d.is_dir() and not d.name.startswith(".")]) < n
+               for s in signs)
 
 
 def check_names(names, actions, path):
@@ -172,6 +243,12 @@ def check_names(names, actions, path):
         if name in actions:
             raise SignlangError(f"{path}: already has a sign named {name!r} (its signs: {', '.join(actions)}); "
                                 f"pick another name, or remove it first with --remove {name}")
+
+
+def trained_signs(model, actions, no_sign=None):
+    """The signs the model was trained on (not added by add-sign, not "no sign")."""
+    added = _new_signs(model)
+    return [a for a in actions[:len(actions) - (len(added.radii) if added else 0)] if a != no_sign]
 
 
 def remove_sign(model, actions, name, path="model"):
@@ -184,20 +261,22 @@ def remove_sign(model, actions, name, path="model"):
         raise SignlangError(f"{path}: {name!r} is one of the signs the model was trained on; only signs added with "
                             "add-sign can be removed (train without it: signlang train --actions ...)")
     keep = [j for j in range(len(added.radii)) if actions[n_known + j] != name]
-    return (build(networks(model, path), added.prototypes[keep], added.scales[keep], added.radii[keep], veto.find(model),
-                  added.in_veto),
-            [a for a in actions if a != name])
+    kept = {key: value if key == "counter" or value is None else [value[j] for j in keep]
+            for key, value in _added(added).items()}
+    return build(networks(model, path), kept, veto.find(model), added.in_veto), [a for a in actions if a != name]
 
 
 def add_sign_command(names, model_path, out, data_path=config.DATA_PATH, source=None, examples=config.ENROLL_EXAMPLES,
-                     remove=None, fps=config.FPS, show=True):
+                     remove=None, fps=config.FPS, show=True, own_examples=config.OWN_EXAMPLES):
     """`signlang add-sign`: records (with `source`) or reads the examples of `names` in data_path, adds
     them to the model in model_path (or removes the added sign `remove`) and writes `out`, converted to
-    LiteRT once so detection starts at once. The model file read is never written."""
+    LiteRT once so detection starts at once. The signer's own recordings of the model's signs in data_path
+    (recorded with `source` too, own_examples of each, unless there) keep those signs theirs. The model file
+    read is never written."""
     from pathlib import Path
 
     from signlang import collect, data, model as M, predictor
-    from signlang.sources import has_display
+    from signlang.sources import has_display, is_camera
 
     if Path(out).resolve() == Path(model_path).resolve():
         raise SignlangError(f"{out}: is the model read (--model); write the new model to another file (--out)")
@@ -211,9 +290,15 @@ def add_sign_command(names, model_path, out, data_path=config.DATA_PATH, source=
     else:
         networks(model, model_path)  # bad models and names stop before any recording
         check_names(names, actions, model_path)
+        trained = trained_signs(model, actions, no_sign)
         if source is not None:
             folders = collect.collect(names, examples, data_path=data_path, source=source, fps=fps,
                                       show=show and has_display())
+            if own_examples and is_camera(source) and _fewer(data_path, trained, own_examples):  # a video cannot follow
+                print(f"now sign each of {', '.join(trained)} {own_examples} times, your own way: so they are not taken "
+                      "for the new signs", file=sys.stderr)
+                folders += collect.collect(trained, own_examples, data_path=data_path, source=source, fps=fps,
+                                           show=show and has_display())
             print(f"recorded {len(folders)} examples to {data_path}", file=sys.stderr)
         found = data.load(data_path, progress=False)
         examples_ = {n: found.X[found.y == n] for n in names}
@@ -221,7 +306,11 @@ def add_sign_command(names, model_path, out, data_path=config.DATA_PATH, source=
             if len(X) < MIN_EXAMPLES:
                 raise SignlangError(f"{Path(data_path) / name}: {len(X)} example{'s' * (len(X) != 1)} of {name!r}, "
                                     f"a new sign needs at least {MIN_EXAMPLES}")
-        new, new_actions = add_signs(model, actions, examples_, model_path)
+        own = found.X[np.isin(found.y, trained)]
+        print(f"your own recordings of {', '.join(trained)}: {len(own)}" + ("" if len(own) else
+              f" (record a few into {data_path}, e.g. signlang collect --actions {' '.join(trained)} --sequences 3: "
+              "with them your own signs are less often taken for the new ones)"), file=sys.stderr)
+        new, new_actions = add_signs(model, actions, examples_, model_path, own=own if len(own) else None)
     print(f"saving {out} and converting it for detection", file=sys.stderr)
     M.save(new, out, new_actions, no_sign)
     predictor.load_predictor(out)

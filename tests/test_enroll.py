@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import ROOT, VIDEOS, more_signs_archive, need, read_video, run_cli, write_video
+from conftest import ROOT, VIDEOS, more_signs_archive, need, read_video, run_cli, signer_archive, write_video
 
 from signlang import cli, collect, config, data
 from signlang.model import build_model, load_actions, load_model, save
@@ -54,6 +54,27 @@ def test_add_sign_from_folders_then_remove(tmp_path, person):
                                load_model(BASE).predict(please, verbose=0), atol=1e-5)
 
 
+def test_add_sign_with_own_known_signs(tmp_path, person, capsys):
+    """The person's own hello / thanks / iloveyou in MP_Data go into the model: their new sign is still found,
+    their other recordings of the known signs stay known signs."""
+    please = person.X[person.y == "please"]
+    known = data.load(signer_archive(PERSON), progress=False)
+    mp_data = folders(tmp_path, please[:5])
+    own = np.concatenate([np.flatnonzero(known.y == a)[:config.OWN_EXAMPLES] for a in config.ACTIONS])
+    for i in own:
+        folders(tmp_path, known.X[i:i + 1], known.y[i])
+    assert add_sign("please", "--model", BASE, "--out", tmp_path / "my.h5", "--data", mp_data) == 0
+    assert f"your own recordings of hello, thanks, iloveyou: {len(own)}" in capsys.readouterr().err
+    model = load_model(tmp_path / "my.h5")
+    actions = load_actions(tmp_path / "my.h5", model)
+    assert [layer for layer in model.layers if layer.name == "new_signs"][0].own
+    new = model.predict(please[5:], verbose=0).argmax(-1) == actions.index("please")
+    assert new.mean() >= 0.8, f"the new sign recognised in {new.mean():.0%} of the other recordings"
+    rest = np.setdiff1d(np.arange(len(known.y)), own)
+    taken = model.predict(known.X[rest], verbose=0).argmax(-1) == actions.index("please")
+    assert taken.mean() <= 0.05, f"{taken.mean():.0%} of the person's known signs taken for the new one"
+
+
 def test_add_sign_from_a_clip_then_detect(tmp_path):
     """The guided recording (collect) from a video: the shared clip of a sign outside the vocabulary, played
     4 times (one play gives one 30-frame recording); the new model finds that sign in the clip itself."""
@@ -97,3 +118,19 @@ def test_the_radius_is_in_units_of_each_dimensions_spread():
     windows = centre + np.array([[1.5, 0.0], [0.0, 1.5]], np.float32)
     p = np.asarray(layer([windows, known]))
     assert p[0].argmax() == 1 and p[1].argmax() == 0, p
+
+
+def test_own_known_signs_keep_their_windows():
+    """Inside the (widened) radius, a window nearer the signer's own known sign than the new sign's examples is
+    not the new sign; one nearer the examples is; without own signs the first is taken for the new sign."""
+    from signlang.enroll import NewSigns
+
+    examples = np.array([[[0.0, 0.0], [0.2, 0.0]]], np.float32)
+    counter = np.array([[1.0, 0.0]], np.float32)
+    known = np.array([[0.9], [0.9]], np.float32)
+    windows = np.array([[0.9, 0.0], [0.1, 0.0]], np.float32)  # by the own known sign; among the examples
+    own = NewSigns([[0.1, 0.0]], [1.0], examples=examples, counter=counter)
+    p = np.asarray(own([windows, known]))
+    assert p[0].argmax() == 0 and p[1].argmax() == 1, p
+    alone = np.asarray(NewSigns([[0.1, 0.0]], [1.0])([windows, known]))
+    assert alone[0].argmax() == 1, alone
