@@ -23,4 +23,4 @@ EPOCHS = 50                                # at most, per network; early stoppin
 PATIENCE = 15                              # early stopping: epochs without a better validation loss
 VETO_EPOCHS = 30                           # the veto network's epochs (signlang.veto), all of them kept
 ENROLL_EXAMPLES = 8                        # recordings per new sign made by `add-sign --source` (bench/enroll.py)
-OWN_EXAMPLES = 3                           # ... and of each sign the model knows, the signer's own way (README "Your own sign")
+OWN_EXAMPLES = 3                           # ... then of each sign it knows, the signer's own way

@@ -76,10 +76,10 @@ class NewSigns(layers.Layer):
         dim = self.prototypes.shape[-1]
         if self.own:
             init = lambda a: "zeros" if a is None else keras.initializers.Constant(a)  # noqa: E731
-            self.examples = self.add_weight(shape=(len(self.radii), self.n_examples, dim), initializer=init(self._examples),
-                                            trainable=False, name="examples")
-            self.counter = self.add_weight(shape=(self.n_counter, dim), initializer=init(self._counter), trainable=False,
-                                           name="counter")
+            self.examples = self.add_weight(shape=(len(self.radii), self.n_examples, dim), trainable=False,
+                                            initializer=init(self._examples), name="examples")
+            self.counter = self.add_weight(shape=(self.n_counter, dim), trainable=False,
+                                           initializer=init(self._counter), name="counter")
 
     def call(self, inputs):
         h, known = inputs
@@ -295,8 +295,8 @@ def add_sign_command(names, model_path, out, data_path=config.DATA_PATH, source=
             folders = collect.collect(names, examples, data_path=data_path, source=source, fps=fps,
                                       show=show and has_display())
             if own_examples and is_camera(source) and _fewer(data_path, trained, own_examples):  # a video cannot follow
-                print(f"now sign each of {', '.join(trained)} {own_examples} times, your own way: so they are not taken "
-                      "for the new signs", file=sys.stderr)
+                print(f"now sign each of {', '.join(trained)} {own_examples} times, your own way: so they are "
+                      "not taken for the new signs", file=sys.stderr)
                 folders += collect.collect(trained, own_examples, data_path=data_path, source=source, fps=fps,
                                            show=show and has_display())
             print(f"recorded {len(folders)} examples to {data_path}", file=sys.stderr)

@@ -74,6 +74,13 @@ def test_add_sign_with_own_known_signs(tmp_path, person, capsys):
     taken = model.predict(known.X[rest], verbose=0).argmax(-1) == actions.index("please")
     assert taken.mean() <= 0.05, f"{taken.mean():.0%} of the person's known signs taken for the new one"
 
+    folders(tmp_path, person.X[person.y == "yes"][:5], "yes")  # a second sign, then the first removed
+    assert add_sign("yes", "--model", tmp_path / "my.h5", "--out", tmp_path / "two.h5", "--data", mp_data) == 0
+    assert add_sign("--remove", "please", "--model", tmp_path / "two.h5", "--out", tmp_path / "yes.h5") == 0
+    yes = load_model(tmp_path / "yes.h5")
+    assert [layer for layer in yes.layers if layer.name == "new_signs"][0].own
+    assert load_actions(tmp_path / "yes.h5", yes) == [*load_actions(BASE), "yes"]
+
 
 def test_add_sign_from_a_clip_then_detect(tmp_path):
     """The guided recording (collect) from a video: the shared clip of a sign outside the vocabulary, played

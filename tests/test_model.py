@@ -309,7 +309,8 @@ def test_training_with_other_signs_adds_a_veto_network_that_add_sign_keeps(tmp_p
     assert actions[-1] == "wave" and veto.find(added) is not None
     layer = enroll._new_signs(added)  # in the veto network's embedding: the width of its last hidden layer
     assert layer.in_veto and layer.prototypes.shape == (1, veto_net.get_layer(veto.HEAD).input.shape[-1])
-    older = enroll.build([sign_net], layer.prototypes, layer.scales, layer.radii, veto.find(loaded), in_veto=False)
+    older = enroll.build([sign_net], {"prototypes": layer.prototypes, "scales": layer.scales, "radii": layer.radii},
+                         veto.find(loaded), in_veto=False)
     again, _ = enroll.add_signs(older, actions, {"nod": with_other_signs.X[5:10]}, progress=False)
     assert not enroll._new_signs(again).in_veto  # signs added in the sign networks' embedding stay there
     np.testing.assert_allclose(added.predict(X, verbose=0).sum(-1), 1, atol=1e-5)
