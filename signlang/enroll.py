@@ -44,12 +44,12 @@ MARGIN = 1.2              # ... a window must be this much nearer the new sign's
 class NewSigns(layers.Layer):
     """[embedding, known-sign probabilities] -> probabilities of the known signs, then of the new ones.
 
-    d_j = sum((h - prototype_j)^2 / scale_j) / radius_j^2 / gate, inside_j = sigmoid(SHARPNESS * (1 - d_j)) (scales
+    d_j = sum((h - prototype_j)^2 / scale_j) / radius_j^2, inside_j = sigmoid(SHARPNESS * (1 - d_j)) (scales
     of ones: the Euclidean distance of models saved before there were scales); the new signs together take
     g = max_j inside_j, shared by closeness, and the known signs keep their probabilities times 1 - g.
-    With the signer's own recordings of the known signs (`counter`: their augmented embeddings), the radius
-    widens (d_j / OWN_GATE) and inside_j is weighed by near_j = sigmoid(SHARPNESS * (log c_j - log(MARGIN * e_j))),
-    e_j and c_j the scaled distances to the nearest of sign j's augmented examples (`examples`) and of the
+    With the signer's own recordings of the known signs (`counter`: their augmented embeddings), inside_j is
+    sigmoid(SHARPNESS * (1 - d_j / OWN_GATE)) (a wider radius) times near_j = sigmoid(SHARPNESS * (log c_j -
+    log(MARGIN * e_j))), e_j and c_j the scaled distances to the nearest of sign j's augmented examples (`examples`) and of the
     signer's known signs: a window of theirs that looks more like their own hello than like the new sign
     stays hello.
     """
@@ -233,8 +233,9 @@ def add_signs(model, actions, examples, path="model", seed=0, progress=True, own
 def _fewer(data_path, signs, n):
     """Whether data_path holds fewer than n recordings of any of the signs."""
     from pathlib import Path
-    return any(len([d for d in (Path(data_path) / s).glob("*") if d.is_dir() and not d.name.startswith(".")]) < n
-               for s in signs)
+
+    from signlang.collect import sequence_numbers
+    return any(not (Path(data_path) / s).is_dir() or len(sequence_numbers(Path(data_path) / s)) < n for s in signs)
 
 
 def check_names(names, actions, path):
@@ -246,16 +247,20 @@ def check_names(names, actions, path):
                                 f"pick another name, or remove it first with --remove {name}")
 
 
+def _n_trained(added, actions):
+    """How many of the actions the model was trained on: those before the signs of its NewSigns layer `added`."""
+    return len(actions) - (len(added.radii) if added else 0)
+
+
 def trained_signs(model, actions, no_sign=None):
     """The signs the model was trained on (not added by add-sign, not "no sign")."""
-    added = _new_signs(model)
-    return [a for a in actions[:len(actions) - (len(added.radii) if added else 0)] if a != no_sign]
+    return [a for a in actions[:_n_trained(_new_signs(model), actions)] if a != no_sign]
 
 
 def remove_sign(model, actions, name, path="model"):
     """The model without the added sign `name`; returns (new model, its actions)."""
     added = _new_signs(model)
-    n_known = len(actions) - (len(added.radii) if added else 0)
+    n_known = _n_trained(added, actions)
     if name not in actions:
         raise SignlangError(f"{path}: has no sign named {name!r} (its signs: {', '.join(actions)})")
     if actions.index(name) < n_known:
