@@ -14,6 +14,7 @@ for a model trained without other signs), and the tutorial's way: its LSTM (buil
 scratch on K of the person's recordings of each of their signs.
 
     nice -n 5 .venv/bin/python bench/enroll.py --folds 3 --epochs 20     # the README's run (--models DIR keeps the networks)
+    ... --ways own --tutorial-k                                           # the shipped way alone
 """
 
 import argparse
@@ -65,8 +66,8 @@ def table(rows, tut, save_s, people, args, file=sys.stdout):
         f"{args.members} network(s), at most {args.epochs} epochs (shipped: {config.MEMBERS} networks, {config.EPOCHS}), "
         f"a veto network per new sign; the tutorial's LSTM: {args.tutorial_epochs} epochs. Saving + LiteRT conversion: "
         f"{np.mean(save_s) if save_s else float('nan'):.1f} s (mean of {len(save_s)})")
-    for way, title in WAYS.items():
-        out(f"added {title}")
+    for way in rows:
+        out(f"added {WAYS[way]}")
         out(f"{'K':>3} {'cases':>6} {'new-sign recall':>16} {'known signs':>12} {'(base, change)':>18} "
             f"{'false new':>10} {'seconds':>8}")
         for k in KS:
@@ -137,7 +138,8 @@ def run_fold(args, fold, held):
         Xp, yp = ds.X[mine], ds.y[mine]
         own = np.concatenate([np.flatnonzero(yp == a)[:config.OWN_EXAMPLES] for a in actions]).astype(int)
         for sign in sorted(set(yp) & set(new_signs)):
-            bases = {"own": vetoed[sign], "veto": vetoed[sign], "signs": base}
+            bases = {way: m for way, m in {"own": vetoed[sign], "veto": vetoed[sign], "signs": base}.items()
+                     if way in args.ways}
             base_pred = {way: model.predict(Xp, verbose=0).argmax(-1) for way, model in bases.items()}
             idx = np.flatnonzero(yp == sign)
             for k in KS:
@@ -194,13 +196,14 @@ def main():
     parser.add_argument("--models", help="keep each fold's base and veto networks in this folder and reuse them "
                                          "in later runs with the same settings")
     parser.add_argument("--tutorial-k", type=int, nargs="*", default=[5], help="K values to run the tutorial's way for")
+    parser.add_argument("--ways", nargs="+", choices=list(WAYS), default=list(WAYS), help="the ways of adding to run")
     args = parser.parse_args()
 
     ds, new_signs, people = load()
     del ds
     log(f"{len(people)} people with signs {new_signs}; {args.folds} folds, base models of {args.members} network(s), "
         f"at most {args.epochs} epochs")
-    rows = {way: {k: [] for k in KS} for way in WAYS}
+    rows = {way: {k: [] for k in KS} for way in args.ways}
     tut = {k: [] for k in args.tutorial_k}
     save_s = []
     # One process per fold: memory TensorFlow and the fold's arrays hold is given back when it ends.
@@ -208,7 +211,7 @@ def main():
     for fold, (_, te) in enumerate(GroupKFold(args.folds).split(people, groups=people)):
         with ProcessPoolExecutor(1, mp_context=spawn) as pool:
             fold_rows, fold_tut, fold_save = pool.submit(run_fold, args, fold, people[te]).result()
-        for way in WAYS:
+        for way in args.ways:
             for k in KS:
                 rows[way][k] += fold_rows[way][k]
         for k in tut:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, VIDEOS, more_signs_archive, need, read_video, run_cli, signer_archive, write_video
 
-from signlang import cli, collect, config, data
+from signlang import cli, collect, config, data, enroll
 from signlang.model import build_model, load_actions, load_model, save
 
 BASE = ROOT / "action.h5"
@@ -55,8 +55,8 @@ def test_add_sign_from_folders_then_remove(tmp_path, person):
 
 
 def test_add_sign_with_own_known_signs(tmp_path, person, capsys):
-    """The person's own hello / thanks / iloveyou in MP_Data go into the model: their new sign is still found,
-    their other recordings of the known signs stay known signs."""
+    """The person's own hello / thanks / iloveyou in MP_Data go into the model, with rest windows made from their
+    recordings: their new sign is still found, their other recordings of the known signs stay known signs."""
     please = person.X[person.y == "please"]
     known = data.load(signer_archive(PERSON), progress=False)
     mp_data = folders(tmp_path, please[:5])
@@ -67,7 +67,8 @@ def test_add_sign_with_own_known_signs(tmp_path, person, capsys):
     assert f"your own recordings of hello, thanks, iloveyou: {len(own)}" in capsys.readouterr().err
     model = load_model(tmp_path / "my.h5")
     actions = load_actions(tmp_path / "my.h5", model)
-    assert [layer for layer in model.layers if layer.name == "new_signs"][0].own
+    added = [layer for layer in model.layers if layer.name == "new_signs"][0]
+    assert added.own and added.n_counter == enroll.AUGMENTED + enroll.REST  # their known signs, and their rest
     new = model.predict(please[5:], verbose=0).argmax(-1) == actions.index("please")
     assert new.mean() >= 0.8, f"the new sign recognised in {new.mean():.0%} of the other recordings"
     rest = np.setdiff1d(np.arange(len(known.y)), own)
