@@ -53,7 +53,7 @@ class NewSigns(layers.Layer):
     rest windows made from their recordings), inside_j is
     sigmoid(SHARPNESS * (1 - d_j / OWN_GATE)) (a wider radius) times near_j = sigmoid(SHARPNESS * (log c_j -
     log(MARGIN * e_j))), e_j and c_j the scaled distances to the nearest of sign j's augmented examples (`examples`) and of the
-    signer's known signs: a window of theirs that looks more like their own hello than like the new sign
+    counter: a window of theirs that looks more like their own hello than like the new sign
     stays hello.
     """
 
@@ -204,7 +204,8 @@ def add_signs(model, actions, examples, path="model", seed=0, progress=True, own
 
     own: the signer's own recordings of the model's known signs ((n, 30, 1662) windows, or None): with them a
     window is a new sign only if nearer its examples than the signer's known signs and than rest windows made
-    from their recordings (NewSigns); they replace those of an earlier add-sign. Returns (new model, its actions). The model passed in is not changed.
+    from their recordings (NewSigns); they replace those of an earlier add-sign. Returns (new model, its
+    actions). The model passed in is not changed.
     """
     nets = networks(model, path)
     check_names(examples, actions, path)
