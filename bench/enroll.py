@@ -113,7 +113,7 @@ def run_fold(args, fold, held):
     """Base models without the people `held`, each of their other signs added to them: (rows, tut, save_s)."""
     ds, new_signs, _ = load()
     actions = list(config.ACTIONS)
-    rows = {way: {k: [] for k in KS} for way in WAYS}
+    rows = {way: {k: [] for k in KS} for way in args.ways}
     tut = {k: [] for k in args.tutorial_k}
     save_s = []
     base_ds = data.Dataset(*(a[~np.isin(ds.groups, held)] for a in (ds.X, ds.y, ds.groups)), ds.actions)

@@ -15,8 +15,8 @@ embeddings took the known signs of the same person far more often; a scaled (dia
 distance took other signs and the known signs less often than a plain Euclidean one at the same recall;
 the veto network's embedding took the person's known signs and other signs less often than the sign
 networks'; the signer's own recordings of the known signs took the drop of their known signs from 4.8 to
-1.4 points at 5 examples (recall 78.5 -> 83.8 %), and rest windows made from them their idle taken for a new
-sign from 14 to 6 % (one person).
+1.4 points at 5 examples (recall 78.5 -> 83.8 %); rest windows made from their recordings took one person's
+idle windows read as a new sign from 14 to 6 %.
 """
 
 import sys
@@ -49,12 +49,11 @@ class NewSigns(layers.Layer):
     d_j = sum((h - prototype_j)^2 / scale_j) / radius_j^2, inside_j = sigmoid(SHARPNESS * (1 - d_j)) (scales
     of ones: the Euclidean distance of models saved before there were scales); the new signs together take
     g = max_j inside_j, shared by closeness, and the known signs keep their probabilities times 1 - g.
-    With the signer's own recordings of the known signs (`counter`: their augmented embeddings, and those of
-    rest windows made from their recordings), inside_j is
-    sigmoid(SHARPNESS * (1 - d_j / OWN_GATE)) (a wider radius) times near_j = sigmoid(SHARPNESS * (log c_j -
-    log(MARGIN * e_j))), e_j and c_j the scaled distances to the nearest of sign j's augmented examples (`examples`) and of the
-    counter: a window of theirs that looks more like their own hello than like the new sign
-    stays hello.
+    With the signer's own recordings (`counter`: the augmented embeddings of their known signs and those of
+    rest windows made from their recordings), inside_j is sigmoid(SHARPNESS * (1 - d_j / OWN_GATE)) (a wider
+    radius) times near_j = sigmoid(SHARPNESS * (log c_j - log(MARGIN * e_j))), e_j and c_j the scaled
+    distances to the nearest of sign j's augmented examples (`examples`) and of the counter: a window of
+    theirs that looks more like their own hello or their rest than like the new sign stays what it was.
     """
 
     def __init__(self, prototypes, radii, sharpness=SHARPNESS, scales=None, in_veto=False, examples=None, counter=None,
