@@ -18,57 +18,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+from keras import ops
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from signlang.layout import HAND_LANDMARKS, LEFT_HAND, POSE, POSE_LANDMARKS, RIGHT_HAND
+from signlang.features import HandShape
 
-L_SHOULDER, R_SHOULDER = 11, 12
-WRIST, MIDDLE_MCP = 0, 9
-FINGERTIPS = [4, 8, 12, 16, 20]
-EPS = 1e-3  # smallest shoulder width and palm length divided by (image units)
+BATCH = 4096  # windows per HandShape call: the (n, 30, 1662) copies stay small
 
 
 def features(X):
-    """Windows (n, 30, 1662) -> hand-shape features (n, 190) float32, vectorised over windows."""
-    pose = np.asarray(X[..., POSE], dtype=np.float32).reshape(*X.shape[:2], POSE_LANDMARKS, 4)
-    centre, width = _shoulders(pose)
-    parts, shares = [], []
-    for part in (LEFT_HAND, RIGHT_HAND):
-        hand = np.asarray(X[..., part], dtype=np.float32).reshape(*X.shape[:2], HAND_LANDMARKS, 3)
-        present = hand.any(axis=(2, 3))                                   # (n, t)
-        points = (hand[..., :2] - centre[:, :, None]) / width[:, :, None, None]
-        palm = np.linalg.norm(hand[:, :, MIDDLE_MCP] - hand[:, :, WRIST], axis=-1)
-        tips = np.linalg.norm(hand[:, :, FINGERTIPS] - hand[:, :, WRIST, None], axis=-1)
-        tips /= np.maximum(palm, EPS)[..., None]
-        per_frame = np.concatenate([points.reshape(*points.shape[:2], -1), tips], axis=-1)
-        parts += _mean_std(per_frame, present)
-        shares.append(present.mean(axis=1))
-    return np.concatenate(parts + [np.stack(shares, axis=1)], axis=1).astype(np.float32)
-
-
-def _shoulders(pose):
-    """Per-frame shoulder midpoint (n, t, 2) and width (n, t), filled in where a frame has no pose."""
-    left, right = pose[:, :, L_SHOULDER, :2], pose[:, :, R_SHOULDER, :2]
-    centre, width = (left + right) / 2, np.linalg.norm(left - right, axis=-1)
-    present = pose.any(axis=(2, 3))
-    count = present.sum(axis=1)[:, None]                                   # (n, 1)
-    mean_centre = (centre * present[..., None]).sum(axis=1) / np.maximum(count, 1)
-    mean_width = (width * present).sum(axis=1, keepdims=True) / np.maximum(count, 1)
-    none = count == 0                                                      # no pose in the whole window
-    mean_centre = np.where(none, np.float32(0.5), mean_centre)
-    mean_width = np.where(none, np.float32(0.25), mean_width)
-    centre = np.where(present[..., None], centre, mean_centre[:, None])
-    width = np.where(present, width, mean_width)
-    return centre, np.maximum(width, EPS)
-
-
-def _mean_std(values, present):
-    """Mean and std (n, d) of values (n, t, d) over the frames where present (n, t); zeros when none."""
-    weight = present[..., None].astype(np.float32)
-    count = np.maximum(weight.sum(axis=1), 1)
-    mean = (values * weight).sum(axis=1) / count
-    var = (np.square(values - mean[:, None]) * weight).sum(axis=1) / count
-    return [mean, np.sqrt(var)]
+    """Windows (n, 30, 1662) -> hand-shape features (n, 190) float32 (signlang.features.HandShape)."""
+    shape = HandShape()
+    return np.concatenate([ops.convert_to_numpy(shape(np.asarray(X[i:i + BATCH], np.float32)))
+                           for i in range(0, len(X), BATCH)]) if len(X) else np.zeros((0, 190), np.float32)
 
 
 class Baseline:

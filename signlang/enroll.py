@@ -7,7 +7,9 @@ embedding of the model's veto network (signlang.veto) when it has one: that netw
 never had to; without one, in the sign networks' embeddings side by side. A new sign is a prototype there:
 the mean embedding of its examples, heavily augmented (signlang.augment), a scale per dimension (the
 augmented examples' variance, shrunk toward its mean by SHRINK) and a radius in those scaled units that
-holds RADIUS_SHARE of them. A window inside a prototype's radius is that new sign; elsewhere the known
+holds RADIUS_SHARE of them; with the signer's own known signs, the window's hand shapes
+(signlang.features.HandShape, not learnt) sit beside the embedding, each part's distances in units of its own
+radius (HAND_WEIGHT). A window inside a prototype's radius is that new sign; elsewhere the known
 signs keep the probabilities the model gave them (after the veto). The layers below are not changed, so
 no recordings of the known signs are needed. Chosen by measurement (bench/enroll.py, README "Your own
 sign"): new output columns fitted on the embeddings against rest windows and replayed known-sign
@@ -16,7 +18,8 @@ distance took other signs and the known signs less often than a plain Euclidean 
 the veto network's embedding took the person's known signs and other signs less often than the sign
 networks'; the signer's own recordings of the known signs took the drop of their known signs from 4.8 to
 1.4 points at 5 examples (recall 78.5 -> 83.8 %); rest windows made from their recordings took one person's
-idle windows read as a new sign from 14 to 6 %.
+idle windows read as a new sign from 14 to 6 %; the hand shapes beside the embedding took the drop of the
+known signs from 1.5 to 0.7 points and recall from 82.7 to 84.3 % (an exploration on the same folds).
 """
 
 import sys
@@ -29,6 +32,7 @@ from tqdm import tqdm
 from signlang import config, nosign, veto
 from signlang.augment import augment
 from signlang.errors import SignlangError
+from signlang.features import HAND_SHAPE_SIZE, HandShape
 from signlang.layout import FRAME_SIZE
 
 HEAD = "actions"          # the name of each sign network's final Dense layer (signlang.model.build_recipe)
@@ -40,11 +44,14 @@ SHARPNESS = 8.0           # how fast "inside" falls to "outside" at the radius
 OWN_GATE = 2.0            # with the signer's own known signs: the radius (squared) widened this much, and
 MARGIN = 1.2              # ... a window must be this much nearer the new sign's examples than their known signs
 REST = 64                 # ... and than this many rest windows made from their own recordings (signlang.nosign)
+HAND_WEIGHT = 2.0         # the hand shapes' share of a distance (signlang.features.HandShape), the embedding's 1
+STILL = 1e-4              # the variance a part all examples hold still (no hand ever seen) is taken to have
 
 
 @keras.saving.register_keras_serializable(package="signlang")
 class NewSigns(layers.Layer):
-    """[embedding, known-sign probabilities] -> probabilities of the known signs, then of the new ones.
+    """[embedding (then the window's hand shapes if `hands`), known-sign probabilities] -> probabilities of the
+    known signs, then of the new ones.
 
     d_j = sum((h - prototype_j)^2 / scale_j) / radius_j^2, inside_j = sigmoid(SHARPNESS * (1 - d_j)) (scales
     of ones: the Euclidean distance of models saved before there were scales); the new signs together take
@@ -57,9 +64,10 @@ class NewSigns(layers.Layer):
     """
 
     def __init__(self, prototypes, radii, sharpness=SHARPNESS, scales=None, in_veto=False, examples=None, counter=None,
-                 n_examples=0, n_counter=0, **kwargs):
+                 n_examples=0, n_counter=0, hands=False, **kwargs):
         super().__init__(**kwargs)
         self.in_veto = bool(in_veto)  # prototypes in the veto network's embedding (False: models saved before it)
+        self.hands = bool(hands)  # ... followed by the window's HandShape (False: models saved before it)
         self.prototypes = np.asarray(prototypes, np.float32)
         self.radii = np.asarray(radii, np.float32)
         self.scales = np.ones_like(self.prototypes) if scales is None else np.asarray(scales, np.float32)
@@ -106,15 +114,14 @@ class NewSigns(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "prototypes": self.prototypes.tolist(), "radii": self.radii.tolist(),
                 "sharpness": self.sharpness, "scales": self.scales.tolist(), "in_veto": self.in_veto,
-                "n_examples": self.n_examples, "n_counter": self.n_counter}
+                "n_examples": self.n_examples, "n_counter": self.n_counter, "hands": self.hands}
 
 
 def _scaled_square(h, points, scale):
-    """sum((h - p)^2 / scale) for each row of h and each point: (batch, points), by matrix products (rounding can
-    take the expansion below zero: clipped)."""
-    cross = ops.matmul(h, ops.transpose(points / scale))
-    return ops.maximum(0.0, ops.sum(ops.square(h) / scale, axis=-1, keepdims=True) - 2.0 * cross
-                       + ops.sum(ops.square(points) / scale, axis=-1)[None])
+    """sum((h - p)^2 / scale) for each row of h and each point: (batch, points). From the differences: expanded
+    into matrix products, a hand-shape value all the examples share (scale near 0) left rounding errors larger
+    than the distances."""
+    return ops.sum(ops.square(h[:, None, :] - points[None]) / scale, axis=-1)
 
 
 def networks(model, path):
@@ -144,10 +151,12 @@ def _both(net, head=HEAD):
     return keras.Model(net.inputs, [net.outputs[0], _head(net, head).input], name=net.name)
 
 
-def embedder(nets, head=HEAD):
-    """raw windows -> the networks' embeddings side by side (the inputs of their final layers `head`)."""
+def embedder(nets, head=HEAD, hands=False):
+    """raw windows -> the networks' embeddings side by side (the inputs of their final layers `head`), then
+    the windows' hand shapes if `hands`."""
     inputs = keras.Input((config.SEQUENCE_LENGTH, FRAME_SIZE))
     parts = [keras.Model(net.inputs, _head(net, head).input)(inputs) for net in nets]
+    parts += [HandShape()(inputs)] if hands else []
     return keras.Model(inputs, parts[0] if len(parts) == 1 else layers.Concatenate()(parts))
 
 
@@ -173,28 +182,41 @@ def build(nets, added, vetoed=None, in_veto=False):
         known = veto.apply(known, vetoing, vetoed[1])
     if not len(added.get("radii", ())):
         return keras.Model(inputs, known, name="signlang")
-    if in_veto:
-        h = h_veto
-    else:
-        h = outs[0][1] if len(outs) == 1 else layers.Concatenate(name="embedding")([e for _, e in outs])
+    h = [h_veto] if in_veto else [e for _, e in outs]
+    h += [HandShape(name="hand_shape")(inputs)] if added["hands"] else []
+    h = h[0] if len(h) == 1 else layers.Concatenate(name="embedding")(h)
     return keras.Model(inputs, NewSigns(**added, in_veto=in_veto, name="new_signs")([h, known]), name="signlang")
 
 
 def _added(layer):
-    """The NewSigns arguments of a model's added signs (lists; examples and counter None without own signs)."""
+    """The NewSigns arguments of a model's added signs (lists; examples and counter None without own signs;
+    hands None before the first)."""
     if layer is None:
-        return {"prototypes": [], "scales": [], "radii": [], "examples": None, "counter": None}
+        return {"prototypes": [], "scales": [], "radii": [], "examples": None, "counter": None, "hands": None}
     own = layer.own
     return {"prototypes": list(layer.prototypes), "scales": list(layer.scales), "radii": list(layer.radii),
             "examples": list(ops.convert_to_numpy(layer.examples)) if own else None,
-            "counter": ops.convert_to_numpy(layer.counter) if own else None}
+            "counter": ops.convert_to_numpy(layer.counter) if own else None, "hands": layer.hands}
 
 
-def prototype(embeddings, share=RADIUS_SHARE, shrink=SHRINK):
+def prototype(embeddings, parts=None, share=RADIUS_SHARE, shrink=SHRINK):
     """A new sign's prototype (mean embedding), scales (shrunk variances) and radius (holding `share`
-    percent of the embeddings)."""
+    percent of the embeddings).
+
+    parts: [(dimensions, weight)] of the embedding's consecutive parts (default: one part). Each part's scales
+    are shrunk toward its own mean and stretched so its distances are in units of its own radius, times the
+    share of `weight` in the weights' sum.
+    """
+    parts = parts or [(embeddings.shape[1], 1.0)]
     centre, var = embeddings.mean(0), embeddings.var(0)
-    scale = (1 - shrink) * var + shrink * var.mean()
+    total, scales, start = sum(w for _, w in parts), [], 0
+    for n, weight in parts:
+        part = slice(start, start + n)
+        scale = (1 - shrink) * var[part] + shrink * max(var[part].mean(), STILL)
+        squares = ((embeddings[:, part] - centre[part]) ** 2 / scale).sum(-1)
+        scales.append(scale * max(np.percentile(squares, share), 1.0) * total / weight)
+        start += n
+    scale = np.concatenate(scales)
     return centre, scale, float(np.sqrt(np.percentile(((embeddings - centre) ** 2 / scale).sum(-1), share)))
 
 
@@ -209,8 +231,12 @@ def add_signs(model, actions, examples, path="model", seed=0, progress=True, own
     nets = networks(model, path)
     check_names(examples, actions, path)
     old, (embedded, head, in_veto) = _new_signs(model), space(model, path)
-    added = _added(old)
-    embed = embedder(embedded, head)
+    added, mine = _added(old), own is not None and len(own) > 0
+    if added["hands"] is None:  # the first signs added: hand shapes beside the embedding with own signs (as measured)
+        added["hands"] = mine
+    embed = embedder(embedded, head, added["hands"])
+    dims = embed.output.shape[-1]
+    parts = [(dims - HAND_SHAPE_SIZE, 1.0), (HAND_SHAPE_SIZE, HAND_WEIGHT)] if added["hands"] else None
     rng = np.random.default_rng(seed)
 
     def augmented(X):  # the windows and augmented copies of them: AUGMENTED embeddings
@@ -218,15 +244,15 @@ def add_signs(model, actions, examples, path="model", seed=0, progress=True, own
         windows = np.concatenate([X, augment(X[rng.integers(0, len(X), AUGMENTED - len(X))], rng)])
         return embed.predict(windows, batch_size=512, verbose=0)
 
-    if own is not None and len(own):
-        mine = np.concatenate([own, *examples.values()])
-        rest, _ = nosign.windows(mine, np.zeros(len(mine), int), rng, share=REST / len(mine))
+    if mine:
+        theirs = np.concatenate([own, *examples.values()])
+        rest, _ = nosign.windows(theirs, np.zeros(len(theirs), int), rng, share=REST / len(theirs))
         added["counter"] = np.concatenate([augmented(own), embed.predict(rest, batch_size=512, verbose=0)])
         if added["examples"] is None:  # signs added before without own signs: their prototype stands for them
             added["examples"] = [np.repeat(c[None], AUGMENTED, 0) for c in added["prototypes"]]
     for name, X in tqdm(examples.items(), unit="sign", desc="new signs", disable=not progress):
         embeddings = augmented(X)
-        centre, scale, radius = prototype(embeddings)
+        centre, scale, radius = prototype(embeddings, parts)
         added["prototypes"].append(centre)
         added["scales"].append(scale)
         added["radii"].append(radius)
@@ -272,7 +298,7 @@ def remove_sign(model, actions, name, path="model"):
         raise SignlangError(f"{path}: {name!r} is one of the signs the model was trained on; only signs added with "
                             "add-sign can be removed (train without it: signlang train --actions ...)")
     keep = [j for j in range(len(added.radii)) if actions[n_known + j] != name]
-    kept = {key: value if key == "counter" or value is None else [value[j] for j in keep]
+    kept = {key: value if key in ("counter", "hands") or value is None else [value[j] for j in keep]
             for key, value in _added(added).items()}
     return build(networks(model, path), kept, veto.find(model), added.in_veto), [a for a in actions if a != name]
 

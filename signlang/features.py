@@ -18,6 +18,9 @@ WRIST, MIDDLE_MCP = 0, 9
 FACE_TOP, FACE_CHIN, FACE_LEFT, FACE_RIGHT = 10, 152, 234, 454
 FACE_ASPECT = [FACE_TOP, FACE_CHIN, FACE_LEFT, FACE_RIGHT]
 FACE_HEIGHT_PER_WIDTH = 1.18  # forehead-chin height / cheek-cheek width in pixels, about the same for everyone
+FINGERTIPS = [4, 8, 12, 16, 20]  # hands.HandLandmark's *_TIP (HandShape)
+EPS = 1e-3                       # smallest shoulder width and palm length (image units; HandShape)
+HAND_SHAPE_SIZE = 2 * 2 * (HAND_LANDMARKS * 2 + len(FINGERTIPS)) + 2  # HandShape's 190 values
 
 
 @keras.saving.register_keras_serializable(package="signlang")
@@ -94,3 +97,58 @@ def _hand_features(hand, aspect, centre, scale):
     place = (wrist[..., :2] - centre[:, None]) / scale[:, None, None]
     shape = ops.reshape(shape, (-1, config.SEQUENCE_LENGTH, HAND_LANDMARKS * 3))
     return ops.concatenate([shape * present, place * present, present], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="signlang")
+class HandShape(layers.Layer):
+    """Raw MP_Data frames (batch, 30, 1662) -> one window's hand shapes, (batch, 190): not learnt, so it
+    describes signs no network was trained on (signlang.enroll) and is the baseline's input (bench/baseline.py).
+
+    Per hand and frame: its 21 points (x, y) relative to the shoulder midpoint in shoulder widths, and its 5
+    fingertip-to-wrist distances over palm length; their mean and standard deviation over the frames that
+    have that hand; then the share of frames with each hand. A frame without a pose takes the window's mean
+    shoulders (no pose at all: the image centre and a width of 0.25).
+    """
+
+    def call(self, frames):
+        pose = ops.reshape(frames[..., POSE], (-1, config.SEQUENCE_LENGTH, POSE_LANDMARKS, 4))
+        centre, width = _frame_shoulders(pose)
+        parts, shares = [], []
+        for part in (LEFT_HAND, RIGHT_HAND):
+            hand = ops.reshape(frames[..., part], (-1, config.SEQUENCE_LENGTH, HAND_LANDMARKS, 3))
+            present = _present(frames[..., part])
+            points = (hand[..., :2] - centre[:, :, None]) / width[:, :, None, None]
+            palm = ops.norm(hand[:, :, MIDDLE_MCP] - hand[:, :, WRIST], axis=-1)
+            tips = ops.norm(ops.take(hand, FINGERTIPS, axis=2) - hand[:, :, WRIST, None], axis=-1)
+            per_frame = ops.concatenate([ops.reshape(points, (-1, config.SEQUENCE_LENGTH, HAND_LANDMARKS * 2)),
+                                         tips / ops.maximum(palm, EPS)[..., None]], axis=-1)
+            parts += _mean_std(per_frame, present)
+            shares.append(ops.mean(present, axis=1, keepdims=True))
+        return ops.concatenate(parts + shares, axis=-1)
+
+    def compute_output_shape(self, shape):
+        return shape[:-2] + (HAND_SHAPE_SIZE,)
+
+
+def _frame_shoulders(pose):
+    """Per-frame shoulder midpoint (batch, time, 2) and width (batch, time), the window's mean where a frame
+    has no pose."""
+    left, right = pose[:, :, L_SHOULDER, :2], pose[:, :, R_SHOULDER, :2]
+    centre, width = (left + right) / 2, ops.norm(left - right, axis=-1)
+    present = _present(ops.reshape(pose, (-1, config.SEQUENCE_LENGTH, POSE_LANDMARKS * 4)))
+    count = ops.sum(present, axis=1, keepdims=True)
+    none = ops.cast(ops.equal(count, 0), "float32")
+    mean_centre = ops.sum(centre * present[..., None], axis=1) / ops.maximum(count, 1.0) + none * 0.5
+    mean_width = ops.sum(width * present, axis=1, keepdims=True) / ops.maximum(count, 1.0) + none * 0.25
+    centre = present[..., None] * centre + (1 - present[..., None]) * mean_centre[:, None]
+    width = present * width + (1 - present) * mean_width
+    return centre, ops.maximum(width, EPS)
+
+
+def _mean_std(values, present):
+    """Mean and standard deviation (batch, d) of values (batch, time, d) over the frames where present; zeros
+    when none."""
+    weight = present[..., None]
+    count = ops.maximum(ops.sum(weight, axis=1), 1.0)
+    mean = ops.sum(values * weight, axis=1) / count
+    return [mean, ops.sqrt(ops.sum(ops.square(values - mean[:, None]) * weight, axis=1) / count)]

@@ -69,6 +69,7 @@ def test_add_sign_with_own_known_signs(tmp_path, person, capsys):
     actions = load_actions(tmp_path / "my.h5", model)
     added = [layer for layer in model.layers if layer.name == "new_signs"][0]
     assert added.own and added.n_counter == enroll.AUGMENTED + enroll.REST  # their known signs, and their rest
+    assert added.hands  # their hand shapes beside the embedding
     new = model.predict(please[5:], verbose=0).argmax(-1) == actions.index("please")
     assert new.mean() >= 0.8, f"the new sign recognised in {new.mean():.0%} of the other recordings"
     rest = np.setdiff1d(np.arange(len(known.y)), own)
@@ -126,6 +127,25 @@ def test_the_radius_is_in_units_of_each_dimensions_spread():
     windows = centre + np.array([[1.5, 0.0], [0.0, 1.5]], np.float32)
     p = np.asarray(layer([windows, known]))
     assert p[0].argmax() == 1 and p[1].argmax() == 0, p
+
+
+def test_each_part_of_an_embedding_weighs_its_share():
+    """An embedding of two parts (the veto network's, then the hand shapes): scaled, each part's distances
+    are in units of its own radius times its weight's share, however many dimensions and whatever spread."""
+    from signlang.enroll import prototype
+
+    rng = np.random.default_rng(0)
+    examples = np.concatenate([rng.normal(0, 5.0, (400, 3)), rng.normal(0, 0.01, (400, 40))], axis=1)
+    centre, scale, radius = prototype(examples, [(3, 1.0), (40, 2.0)])
+    squares = (examples - centre) ** 2 / scale
+    assert np.percentile(squares[:, :3].sum(-1), 95) == pytest.approx(1 / 3)
+    assert np.percentile(squares[:, 3:].sum(-1), 95) == pytest.approx(2 / 3)
+    assert np.mean(np.sqrt(squares.sum(-1)) <= radius) == pytest.approx(0.95, abs=0.005)
+
+    examples[:, 3:] = 0  # no hand in any example: finite scales, a window with a hand is far
+    centre, scale, radius = prototype(examples, [(3, 1.0), (40, 2.0)])
+    assert np.isfinite(scale).all() and (scale > 0).all()
+    assert ((examples[0] + np.r_[[0.0] * 3, [0.5] * 40] - centre) ** 2 / scale).sum() > 100 * radius ** 2
 
 
 def test_own_known_signs_keep_their_windows():

@@ -16,7 +16,7 @@ import tensorflow as tf
 from conftest import FULL_FACE, IDLE, ROOT, YES_NO, more_signs_archive, signer_archive
 from signlang import config, context, data, layout, model as M, nosign, train as training, veto
 from signlang.augment import augment
-from signlang.features import FACE_ASPECT, UPPER_BODY, Normalize
+from signlang.features import FACE_ASPECT, HAND_SHAPE_SIZE, UPPER_BODY, HandShape, Normalize
 from signlang.errors import SignlangError
 
 
@@ -103,6 +103,32 @@ def test_normalize_marks_missing_parts_and_stays_finite(six):
     left_flag = UPPER_BODY * 2 + 1 + layout.HAND_LANDMARKS * 3 + 2
     assert (features[0, :, left_flag] == 0).all()
     assert np.array_equal(features[2, :, left_flag] == 1, np.any(X[2][:, layout.LEFT_HAND] != 0, axis=-1))
+
+
+def hand_shape(X):
+    return keras.ops.convert_to_numpy(HandShape()(X.astype(np.float32)))
+
+
+def test_hand_shape_ignores_camera_distance_and_framing(six):
+    """HandShape (the baseline's features, and add-sign's beside the embedding): the same signing further
+    away and off-centre gives the same values; another person's signing does not."""
+    X = six.X[:16]
+    further = moved(X, lambda xyz: xyz * 0.7 + [0.1, 0.2, 0], dims=3)
+    assert hand_shape(X).shape == (16, HAND_SHAPE_SIZE)
+    assert np.allclose(hand_shape(X), hand_shape(further), atol=1e-3)
+    assert not np.allclose(hand_shape(X), hand_shape(six.X[-16:]), atol=1e-1)
+
+
+def test_hand_shape_of_missing_hands_and_poses(six):
+    X = six.X[:3].copy()
+    X[0, :, layout.LEFT_HAND] = 0                # no left hand in any frame
+    X[1, ::2, layout.RIGHT_HAND] = 0             # the right hand in half the frames
+    X[2] = 0                                     # nobody
+    shape = hand_shape(X)
+    per_hand = (HAND_SHAPE_SIZE - 2) // 2
+    assert np.isfinite(shape).all() and not shape[2].any()
+    assert not shape[0, :per_hand].any() and shape[0, -2] == 0
+    assert shape[1, -1] == pytest.approx(np.any(X[1][:, layout.RIGHT_HAND] != 0, axis=-1).mean())
 
 
 def test_augment_keeps_layout_and_missing_parts(six):
