@@ -183,7 +183,7 @@ def build(nets, added, vetoed=None, in_veto=False):
     if not len(added.get("radii", ())):
         return keras.Model(inputs, known, name="signlang")
     h = [h_veto] if in_veto else [e for _, e in outs]
-    h += [HandShape(name="hand_shape")(inputs)] if added["hands"] else []
+    h += [HandShape(name="hand_shape")(inputs)] if added.get("hands") else []
     h = h[0] if len(h) == 1 else layers.Concatenate(name="embedding")(h)
     return keras.Model(inputs, NewSigns(**added, in_veto=in_veto, name="new_signs")([h, known]), name="signlang")
 
