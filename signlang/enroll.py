@@ -118,9 +118,9 @@ class NewSigns(layers.Layer):
 
 
 def _scaled_square(h, points, scale):
-    """sum((h - p)^2 / scale) for each row of h and each point: (batch, points). From the differences: expanded
-    into matrix products, a hand-shape value all the examples share (scale near 0) left rounding errors larger
-    than the distances."""
+    """sum((h - p)^2 / scale) for each row of h and each point: (batch, points), from the differences (expanded
+    into matrix products, large terms cancel where a scale is small, as for a hand-shape value the examples
+    barely vary)."""
     return ops.sum(ops.square(h[:, None, :] - points[None]) / scale, axis=-1)
 
 
