@@ -21,7 +21,7 @@ import numpy as np
 from keras import ops
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from signlang.features import HandShape
+from signlang.features import HAND_SHAPE_SIZE, HandShape
 
 BATCH = 4096  # windows per HandShape call: the (n, 30, 1662) copies stay small
 
@@ -30,7 +30,7 @@ def features(X):
     """Windows (n, 30, 1662) -> hand-shape features (n, 190) float32 (signlang.features.HandShape)."""
     shape = HandShape()
     return np.concatenate([ops.convert_to_numpy(shape(np.asarray(X[i:i + BATCH], np.float32)))
-                           for i in range(0, len(X), BATCH)]) if len(X) else np.zeros((0, 190), np.float32)
+                           for i in range(0, len(X), BATCH)]) if len(X) else np.zeros((0, HAND_SHAPE_SIZE), np.float32)
 
 
 class Baseline:

@@ -112,7 +112,7 @@ class HandShape(layers.Layer):
 
     def call(self, frames):
         pose = ops.reshape(frames[..., POSE], (-1, config.SEQUENCE_LENGTH, POSE_LANDMARKS, 4))
-        centre, width = _frame_shoulders(pose)
+        centre, width = _frame_shoulders(pose, _present(frames[..., POSE]))
         parts, shares = [], []
         for part in (LEFT_HAND, RIGHT_HAND):
             hand = ops.reshape(frames[..., part], (-1, config.SEQUENCE_LENGTH, HAND_LANDMARKS, 3))
@@ -130,18 +130,13 @@ class HandShape(layers.Layer):
         return shape[:-2] + (HAND_SHAPE_SIZE,)
 
 
-def _frame_shoulders(pose):
-    """Per-frame shoulder midpoint (batch, time, 2) and width (batch, time), the window's mean where a frame
-    has no pose."""
+def _frame_shoulders(pose, present):
+    """Per-frame shoulder midpoint (batch, time, 2) and width (batch, time); where a frame has no pose
+    (present 0), the window's (_body_frame)."""
     left, right = pose[:, :, L_SHOULDER, :2], pose[:, :, R_SHOULDER, :2]
-    centre, width = (left + right) / 2, ops.norm(left - right, axis=-1)
-    present = _present(ops.reshape(pose, (-1, config.SEQUENCE_LENGTH, POSE_LANDMARKS * 4)))
-    count = ops.sum(present, axis=1, keepdims=True)
-    none = ops.cast(ops.equal(count, 0), "float32")
-    mean_centre = ops.sum(centre * present[..., None], axis=1) / ops.maximum(count, 1.0) + none * 0.5
-    mean_width = ops.sum(width * present, axis=1, keepdims=True) / ops.maximum(count, 1.0) + none * 0.25
-    centre = present[..., None] * centre + (1 - present[..., None]) * mean_centre[:, None]
-    width = present * width + (1 - present) * mean_width
+    mean_centre, mean_width = _body_frame(pose[..., :2], present)
+    centre = present[..., None] * (left + right) / 2 + (1 - present[..., None]) * mean_centre[:, None]
+    width = present * ops.norm(left - right, axis=-1) + (1 - present) * mean_width[:, None]
     return centre, ops.maximum(width, EPS)
 
 
