@@ -76,6 +76,12 @@ def table(rows, tut, save_s, people, args, file=sys.stdout):
             base = f"({mean(rs, 'known_base'):.1f}%, {delta:+.1f})"
             out(f"{k:>3} {len(rs):>6} {mean(rs, 'recall'):>15.1f}% {mean(rs, 'known'):>11.1f}% {base:>18} "
                 f"{mean(rs, 'false'):>9.1f}% {np.mean([r['seconds'] for r in rs]) if rs else np.nan:>8.1f}")
+        if way == "own":  # people who recorded none of the known signs get the sign added without them
+            for k in KS:
+                mine = [r for r in rows[way][k] if r["own"]]
+                out(f"    K = {k}: the {len(mine)} cases of people with own recordings of the known signs: new-sign "
+                    f"recall {mean(mine, 'recall'):.1f} %, false new {mean(mine, 'false'):.1f} % (the other "
+                    f"{len(rows[way][k]) - len(mine)}: {mean([r for r in rows[way][k] if not r['own']], 'recall'):.1f} %)")
     for k, t in tut.items():
         out(f"the tutorial's LSTM from scratch, K = {k}: {len(t)} cases, new-sign recall {mean(t, 'recall'):.1f} %, "
             f"known signs {mean(t, 'known'):.1f} %, false new {mean(t, 'false'):.1f} %")
@@ -151,7 +157,8 @@ def run_fold(args, fold, held):
                 for way, built_on in bases.items():
                     start = time.perf_counter()
                     model, outs = enroll.add_signs(built_on, outputs, {sign: Xp[idx[:k]]}, seed=fold, progress=False,
-                                                   own=Xp[own] if way == "own" and len(own) else None)
+                                                   own=Xp[own] if way == "own" and len(own) else None,
+                                                   no_sign=config.NO_SIGN)
                     seconds = time.perf_counter() - start
                     if k == 8 and way == "own" and len(save_s) <= fold:  # saving + LiteRT conversion, once per fold
                         with tempfile.TemporaryDirectory() as tmp:
@@ -168,7 +175,7 @@ def run_fold(args, fold, held):
                         "known": np.mean(pred[kn] == truth[kn]) if kn.any() else np.nan,
                         "known_base": np.mean(base_pred[way][known] == truth[kn]) if kn.any() else np.nan,
                         "false": np.mean(pred[np.isin(test, other)] == new) if len(other) else np.nan,
-                        "seconds": seconds})
+                        "seconds": seconds, "own": len(own) > 0})
                     r = rows[way][k][-1]
                     log(f"  {person[:40]:40} {sign:7} K={k} {way:5}: recall {r['recall']:.2f} known {r['known']:.2f} "
                         f"(base {r['known_base']:.2f}) false new {r['false']:.2f} {seconds:.1f} s")

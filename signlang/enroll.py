@@ -41,8 +41,9 @@ AUGMENTED = 256           # augmented windows per new sign
 RADIUS_SHARE = 95         # percent of a new sign's augmented examples inside its radius
 SHRINK = 0.05             # share of the mean variance in each dimension's scale (a few examples: no zero scales)
 SHARPNESS = 8.0           # how fast "inside" falls to "outside" at the radius
-OWN_GATE = 2.0            # with the signer's own known signs: the radius (squared) widened this much, and
-MARGIN = 1.2              # ... a window must be this much nearer the new sign's examples than their known signs
+OWN_GATE = 4.0            # with the signer's own known signs: the radius (squared) widened this much, and
+MARGINS = (0.8, 1.3)      # ... a window must be this much nearer the new sign's examples than their known signs,
+                          # from the first where the model gives none of its signs, to the second where it is sure of one
 REST = 64                 # ... and than this many rest windows made from their own recordings (signlang.nosign)
 HAND_WEIGHT = 2.0         # the hand shapes' share of a distance (signlang.features.HandShape), the embedding's 1
 STILL = 1e-4              # the variance a part all examples hold still (no hand ever seen) is taken to have
@@ -57,14 +58,18 @@ class NewSigns(layers.Layer):
     of ones: the Euclidean distance of models saved before there were scales); the new signs together take
     g = max_j inside_j, shared by closeness, and the known signs keep their probabilities times 1 - g.
     With the signer's own recordings (`counter`: the augmented embeddings of their known signs and those of
-    rest windows made from their recordings), inside_j is sigmoid(SHARPNESS * (1 - d_j / OWN_GATE)) (a wider
-    radius) times near_j = sigmoid(SHARPNESS * (log c_j - log(MARGIN * e_j))), e_j and c_j the scaled
+    rest windows made from their recordings), inside_j is sigmoid(SHARPNESS * (1 - d_j / gate)) (a wider
+    radius) times near_j = sigmoid(SHARPNESS * (log c_j - log(m * e_j))), e_j and c_j the scaled
     distances to the nearest of sign j's augmented examples (`examples`) and of the counter: a window of
-    theirs that looks more like their own hello or their rest than like the new sign stays what it was.
+    theirs that looks more like their own hello or their rest than like the new sign stays what it was. The
+    margin m = lo + (hi - lo) * q of `margins` (lo, hi) grows with q, the highest probability the model gives
+    one of its signs (the known columns `signs`; not "no sign"): where it is sure of a sign, the window must be
+    clearly nearer the new one; where it is unsure, its own reading is likely wrong anyway. Models saved before
+    there were margins read gate 2 and margins (1.2, 1.2).
     """
 
     def __init__(self, prototypes, radii, sharpness=SHARPNESS, scales=None, in_veto=False, examples=None, counter=None,
-                 n_examples=0, n_counter=0, hands=False, **kwargs):
+                 n_examples=0, n_counter=0, hands=False, gate=2.0, margins=(1.2, 1.2), signs=None, **kwargs):
         super().__init__(**kwargs)
         self.in_veto = bool(in_veto)  # prototypes in the veto network's embedding (False: models saved before it)
         self.hands = bool(hands)  # ... followed by the window's HandShape (False: models saved before it)
@@ -72,6 +77,8 @@ class NewSigns(layers.Layer):
         self.radii = np.asarray(radii, np.float32)
         self.scales = np.ones_like(self.prototypes) if scales is None else np.asarray(scales, np.float32)
         self.sharpness = float(sharpness)
+        self.gate, self.margins = float(gate), tuple(float(m) for m in margins)
+        self.signs = None if signs is None else [int(j) for j in signs]  # known columns that are signs (None: all)
         # Weights, not config (too large for an HDF5 attribute); a loaded model gets them from the file.
         self._examples = None if examples is None else np.asarray(examples, np.float32)
         self._counter = None if counter is None else np.asarray(counter, np.float32)
@@ -96,13 +103,15 @@ class NewSigns(layers.Layer):
         h, known = inputs
         d = ops.sum(ops.square(h[:, None, :] - self.prototypes[None]) / self.scales[None], axis=-1)
         d = d / ops.square(self.radii)[None]
-        inside = ops.sigmoid(self.sharpness * (1.0 - d / (OWN_GATE if self.own else 1.0)))
+        inside = ops.sigmoid(self.sharpness * (1.0 - d / (self.gate if self.own else 1.0)))
         if self.own:
-            near = []
+            sure = ops.max(known if self.signs is None else ops.take(known, self.signs, axis=-1), axis=-1)
+            lo, hi = self.margins
+            margin, near = lo + (hi - lo) * sure, []
             for j in range(len(self.radii)):  # nearest example and nearest own known sign, in sign j's units
                 nearest = [ops.min(_scaled_square(h, points, self.scales[j]), axis=-1) / self.radii[j] ** 2
                            for points in (self.examples[j], self.counter)]
-                near.append(ops.log(nearest[1] + 1e-6) - ops.log(MARGIN * nearest[0] + 1e-6))
+                near.append(ops.log(nearest[1] + 1e-6) - ops.log(margin * nearest[0] + 1e-6))
             inside = inside * ops.sigmoid(self.sharpness * ops.stack(near, axis=-1))
         g = ops.max(inside, axis=-1, keepdims=True)
         close = ops.exp(ops.min(d, axis=-1, keepdims=True) - d)  # the new signs' shares (a softmax of -d)
@@ -114,7 +123,8 @@ class NewSigns(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "prototypes": self.prototypes.tolist(), "radii": self.radii.tolist(),
                 "sharpness": self.sharpness, "scales": self.scales.tolist(), "in_veto": self.in_veto,
-                "n_examples": self.n_examples, "n_counter": self.n_counter, "hands": self.hands}
+                "n_examples": self.n_examples, "n_counter": self.n_counter, "hands": self.hands, "gate": self.gate,
+                "margins": list(self.margins), "signs": self.signs}
 
 
 def _scaled_square(h, points, scale):
@@ -188,15 +198,20 @@ def build(nets, added, vetoed=None, in_veto=False):
     return keras.Model(inputs, NewSigns(**added, in_veto=in_veto, name="new_signs")([h, known]), name="signlang")
 
 
+PER_SIGN = ("prototypes", "scales", "radii", "examples")  # NewSigns arguments with one entry per added sign
+
+
 def _added(layer):
     """The NewSigns arguments of a model's added signs (lists; examples and counter None without own signs;
-    hands None before the first)."""
+    hands None before the first; a model's first signs get this signlang's gate and margins)."""
     if layer is None:
-        return {"prototypes": [], "scales": [], "radii": [], "examples": None, "counter": None, "hands": None}
+        return {"prototypes": [], "scales": [], "radii": [], "examples": None, "counter": None, "hands": None,
+                "gate": OWN_GATE, "margins": MARGINS, "signs": None}
     own = layer.own
     return {"prototypes": list(layer.prototypes), "scales": list(layer.scales), "radii": list(layer.radii),
             "examples": list(ops.convert_to_numpy(layer.examples)) if own else None,
-            "counter": ops.convert_to_numpy(layer.counter) if own else None, "hands": layer.hands}
+            "counter": ops.convert_to_numpy(layer.counter) if own else None, "hands": layer.hands,
+            "gate": layer.gate, "margins": layer.margins, "signs": layer.signs}
 
 
 def prototype(embeddings, parts=None, share=RADIUS_SHARE, shrink=SHRINK):
@@ -220,13 +235,13 @@ def prototype(embeddings, parts=None, share=RADIUS_SHARE, shrink=SHRINK):
     return centre, scale, float(np.sqrt(np.percentile(((embeddings - centre) ** 2 / scale).sum(-1), share)))
 
 
-def add_signs(model, actions, examples, path="model", seed=0, progress=True, own=None):
+def add_signs(model, actions, examples, path="model", seed=0, progress=True, own=None, no_sign=None):
     """The model with the new signs of `examples` ({name: (n, 30, 1662) windows}) added after its actions.
 
     own: the signer's own recordings of the model's known signs ((n, 30, 1662) windows, or None): with them a
     window is a new sign only if nearer its examples than the signer's known signs and than rest windows made
-    from their recordings (NewSigns); they replace those of an earlier add-sign. Returns (new model, its
-    actions). The model passed in is not changed.
+    from their recordings (NewSigns); they replace those of an earlier add-sign. no_sign: the action that means
+    "no sign", if any. Returns (new model, its actions). The model passed in is not changed.
     """
     nets = networks(model, path)
     check_names(examples, actions, path)
@@ -234,6 +249,7 @@ def add_signs(model, actions, examples, path="model", seed=0, progress=True, own
     added, mine = _added(old), own is not None and len(own) > 0
     if added["hands"] is None:  # the first signs added: hand shapes beside the embedding with own signs (as measured)
         added["hands"] = mine
+        added["signs"] = [j for j, a in enumerate(actions) if a != no_sign]
     embed = embedder(embedded, head, added["hands"])
     dims = embed.output.shape[-1]
     parts = [(dims - HAND_SHAPE_SIZE, 1.0), (HAND_SHAPE_SIZE, HAND_WEIGHT)] if added["hands"] else None
@@ -298,7 +314,7 @@ def remove_sign(model, actions, name, path="model"):
         raise SignlangError(f"{path}: {name!r} is one of the signs the model was trained on; only signs added with "
                             "add-sign can be removed (train without it: signlang train --actions ...)")
     keep = [j for j in range(len(added.radii)) if actions[n_known + j] != name]
-    kept = {key: value if key in ("counter", "hands") or value is None else [value[j] for j in keep]
+    kept = {key: [value[j] for j in keep] if key in PER_SIGN and value is not None else value
             for key, value in _added(added).items()}
     return build(networks(model, path), kept, veto.find(model), added.in_veto), [a for a in actions if a != name]
 
@@ -347,7 +363,8 @@ def add_sign_command(names, model_path, out, data_path=config.DATA_PATH, source=
         print(f"your own recordings of {', '.join(trained)}: {len(own)}" + ("" if len(own) else
               f" (record a few into {data_path}, e.g. signlang collect --actions {' '.join(trained)} --sequences 3: "
               "with them your own signs are less often taken for the new ones)"), file=sys.stderr)
-        new, new_actions = add_signs(model, actions, examples_, model_path, own=own if len(own) else None)
+        new, new_actions = add_signs(model, actions, examples_, model_path, own=own if len(own) else None,
+                                     no_sign=no_sign)
     print(f"saving {out} and converting it for detection", file=sys.stderr)
     M.save(new, out, new_actions, no_sign)
     predictor.load_predictor(out)

@@ -162,3 +162,19 @@ def test_own_known_signs_keep_their_windows():
     assert p[0].argmax() == 0 and p[1].argmax() == 1, p
     alone = np.asarray(NewSigns([[0.1, 0.0]], [1.0])([windows, known]))
     assert alone[0].argmax() == 1, alone
+
+
+def test_a_window_between_needs_a_wider_margin_where_the_model_is_sure():
+    """A window a little nearer the new sign's examples than the signer's own known sign is the new sign where
+    the model is unsure of its signs (or sure only of "no sign"), and stays the known sign where it is sure."""
+    from signlang.enroll import NewSigns
+
+    examples = np.array([[[0.0, 0.0]]], np.float32)
+    counter = np.array([[1.0, 0.0]], np.float32)
+    layer = NewSigns([[0.0, 0.0]], [1.0], examples=examples, counter=counter, gate=4.0, margins=(0.8, 1.3),
+                     signs=[0, 1])
+    window = np.array([[0.488, 0.0]], np.float32)  # squared distances 0.26 and 0.24 from the counter, examples: 1.1x
+    unsure, sure, idle = ([[0.3, 0.3, 0.4]], [[0.95, 0.03, 0.02]], [[0.03, 0.02, 0.95]])  # columns: 2 signs, no sign
+    p = {name: np.asarray(layer([window, np.array(known, np.float32)]))[0]
+         for name, known in [("unsure", unsure), ("sure", sure), ("idle", idle)]}
+    assert p["unsure"].argmax() == 3 and p["idle"].argmax() == 3 and p["sure"].argmax() == 0, p
