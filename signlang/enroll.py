@@ -21,7 +21,9 @@ networks'; the signer's own recordings of the known signs took the drop of their
 idle windows read as a new sign from 14 to 6 %; the hand shapes beside the embedding took the drop of the
 known signs from 1.5 to 0.7 points and recall from 82.7 to 84.3 % (an exploration on the same folds); a
 margin that grows with the model's confidence in one of its signs (MARGINS), with the radius widened 4x instead
-of 2x, took recall at 5 examples from 86.6 to 89.6 % for the same drop of 0.8 points.
+of 2x, took recall at 5 examples from 86.6 to 89.6 % for the same drop of 0.8 points; without own signs, a
+radius that widens where the model gives none of its signs (UNSURE_GATE) took those people's recall from 77
+to 86 % (90.5 % over all cases).
 """
 
 import sys
@@ -43,6 +45,8 @@ AUGMENTED = 256           # augmented windows per new sign
 RADIUS_SHARE = 95         # percent of a new sign's augmented examples inside its radius
 SHRINK = 0.05             # share of the mean variance in each dimension's scale (a few examples: no zero scales)
 SHARPNESS = 8.0           # how fast "inside" falls to "outside" at the radius
+UNSURE_GATE = 3.0         # without the signer's own known signs: the radius (squared) widened up to this much
+                          # where the model gives none of its signs (1x where it is sure of one)
 OWN_GATE = 4.0            # with the signer's own known signs: the radius (squared) widened this much, and
 MARGINS = (0.8, 1.3)      # ... a window must be this much nearer the new sign's examples than their known signs,
                           # from the first where the model gives none of its signs, to the second where it is sure of one
@@ -56,22 +60,25 @@ class NewSigns(layers.Layer):
     """[embedding (then the window's hand shapes if `hands`), known-sign probabilities] -> probabilities of the
     known signs, then of the new ones.
 
-    d_j = sum((h - prototype_j)^2 / scale_j) / radius_j^2, inside_j = sigmoid(SHARPNESS * (1 - d_j)) (scales
+    d_j = sum((h - prototype_j)^2 / scale_j) / radius_j^2, inside_j = sigmoid(SHARPNESS * (1 - d_j / w)) (scales
     of ones: the Euclidean distance of models saved before there were scales); the new signs together take
     g = max_j inside_j, shared by closeness, and the known signs keep their probabilities times 1 - g.
-    With the signer's own recordings (`counter`: the augmented embeddings of their known signs and those of
-    rest windows made from their recordings), inside_j is sigmoid(SHARPNESS * (1 - d_j / gate)) (a wider
-    radius) times near_j = sigmoid(SHARPNESS * (log c_j - log(m * e_j))), e_j and c_j the scaled
-    distances to the nearest of sign j's augmented examples (`examples`) and of the counter: a window of
-    theirs that looks more like their own hello or their rest than like the new sign stays what it was. The
-    margin m = lo + (hi - lo) * q of `margins` (lo, hi) grows with q, the highest probability the model gives
-    one of its signs (the known columns `signs`; not "no sign"): where it is sure of a sign, the window must be
-    clearly nearer the new one; where it is unsure, its own reading is likely wrong anyway. Models saved before
-    there were margins read gate 2 and margins (1.2, 1.2).
+    q is the highest probability the model gives one of its signs (the known columns `signs`; not "no sign").
+    Without the signer's own recordings the radius widens where the model is unsure of its signs:
+    w = 1 + (unsure_gate - 1) * (1 - q) (a new sign is mostly "no sign" to it, their hello is not).
+    With them (`counter`: the augmented embeddings of their known signs and those of rest windows made from
+    their recordings), w = gate and inside_j is multiplied by near_j = sigmoid(SHARPNESS * (log c_j -
+    log(m * e_j))), e_j and c_j the scaled distances to the nearest of sign j's augmented examples
+    (`examples`) and of the counter: a window of theirs that looks more like their own hello or their rest
+    than like the new sign stays what it was. The margin m = lo + (hi - lo) * q of `margins` (lo, hi) grows
+    with q: where the model is sure of a sign, the window must be clearly nearer the new one; where it is
+    unsure, its own reading is likely wrong anyway. Models saved before there were margins read gate 2 and
+    margins (1.2, 1.2), before the unsure gate 1.
     """
 
     def __init__(self, prototypes, radii, sharpness=SHARPNESS, scales=None, in_veto=False, examples=None, counter=None,
-                 n_examples=0, n_counter=0, hands=False, gate=2.0, margins=(1.2, 1.2), signs=None, **kwargs):
+                 n_examples=0, n_counter=0, hands=False, gate=2.0, margins=(1.2, 1.2), signs=None, unsure_gate=1.0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.in_veto = bool(in_veto)  # prototypes in the veto network's embedding (False: models saved before it)
         self.hands = bool(hands)  # ... followed by the window's HandShape (False: models saved before it)
@@ -80,6 +87,7 @@ class NewSigns(layers.Layer):
         self.scales = np.ones_like(self.prototypes) if scales is None else np.asarray(scales, np.float32)
         self.sharpness = float(sharpness)
         self.gate, self.margins = float(gate), tuple(float(m) for m in margins)
+        self.unsure_gate = float(unsure_gate)
         self.signs = None if signs is None else [int(j) for j in signs]  # known columns that are signs (None: all)
         # Weights, not config (too large for an HDF5 attribute); a loaded model gets them from the file.
         self._examples = None if examples is None else np.asarray(examples, np.float32)
@@ -105,11 +113,12 @@ class NewSigns(layers.Layer):
         h, known = inputs
         d = ops.sum(ops.square(h[:, None, :] - self.prototypes[None]) / self.scales[None], axis=-1)
         d = d / ops.square(self.radii)[None]
-        inside = ops.sigmoid(self.sharpness * (1.0 - d / (self.gate if self.own else 1.0)))
+        sure = ops.max(known if self.signs is None else ops.take(known, self.signs, axis=-1), axis=-1, keepdims=True)
+        gate = self.gate if self.own else 1.0 + (self.unsure_gate - 1.0) * (1.0 - sure)
+        inside = ops.sigmoid(self.sharpness * (1.0 - d / gate))
         if self.own:
-            sure = ops.max(known if self.signs is None else ops.take(known, self.signs, axis=-1), axis=-1)
             lo, hi = self.margins
-            margin, near = lo + (hi - lo) * sure, []
+            margin, near = lo + (hi - lo) * sure[:, 0], []
             for j in range(len(self.radii)):  # nearest example and nearest own known sign, in sign j's units
                 nearest = [ops.min(_scaled_square(h, points, self.scales[j]), axis=-1) / self.radii[j] ** 2
                            for points in (self.examples[j], self.counter)]
@@ -126,7 +135,7 @@ class NewSigns(layers.Layer):
         return {**super().get_config(), "prototypes": self.prototypes.tolist(), "radii": self.radii.tolist(),
                 "sharpness": self.sharpness, "scales": self.scales.tolist(), "in_veto": self.in_veto,
                 "n_examples": self.n_examples, "n_counter": self.n_counter, "hands": self.hands, "gate": self.gate,
-                "margins": list(self.margins), "signs": self.signs}
+                "margins": list(self.margins), "signs": self.signs, "unsure_gate": self.unsure_gate}
 
 
 def _scaled_square(h, points, scale):
@@ -208,12 +217,12 @@ def _added(layer):
     hands None before the first; a model's first signs get this signlang's gate and margins)."""
     if layer is None:
         return {"prototypes": [], "scales": [], "radii": [], "examples": None, "counter": None, "hands": None,
-                "gate": OWN_GATE, "margins": MARGINS, "signs": None}
+                "gate": OWN_GATE, "margins": MARGINS, "signs": None, "unsure_gate": UNSURE_GATE}
     own = layer.own
     return {"prototypes": list(layer.prototypes), "scales": list(layer.scales), "radii": list(layer.radii),
             "examples": list(ops.convert_to_numpy(layer.examples)) if own else None,
             "counter": ops.convert_to_numpy(layer.counter) if own else None, "hands": layer.hands,
-            "gate": layer.gate, "margins": layer.margins, "signs": layer.signs}
+            "gate": layer.gate, "margins": layer.margins, "signs": layer.signs, "unsure_gate": layer.unsure_gate}
 
 
 def prototype(embeddings, parts=None, share=RADIUS_SHARE, shrink=SHRINK):

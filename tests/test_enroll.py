@@ -178,3 +178,17 @@ def test_a_window_between_needs_a_wider_margin_where_the_model_is_sure():
     p = {name: np.asarray(layer([window, np.array(known, np.float32)]))[0]
          for name, known in [("unsure", unsure), ("sure", sure), ("idle", idle)]}
     assert p["unsure"].argmax() == 3 and p["idle"].argmax() == 3 and p["sure"].argmax() == 0, p
+
+
+def test_without_own_signs_the_radius_widens_where_the_model_gives_no_sign():
+    """Without the signer's own known signs, a window outside the radius but within 3x (squared) is the new
+    sign where the model gives none of its signs, and stays the known sign where it is sure of one; a layer
+    saved before there was an unsure gate keeps the plain radius."""
+    from signlang.enroll import NewSigns
+
+    layer = NewSigns([[0.0, 0.0]], [1.0], signs=[0, 1], unsure_gate=3.0)
+    window = np.array([[1.4, 0.0]], np.float32)  # squared distance 1.96 radii
+    idle, sure = np.array([[0.03, 0.02, 0.95]], np.float32), np.array([[0.95, 0.03, 0.02]], np.float32)
+    assert np.asarray(layer([window, idle]))[0].argmax() == 3
+    assert np.asarray(layer([window, sure]))[0].argmax() == 0
+    assert np.asarray(NewSigns([[0.0, 0.0]], [1.0], signs=[0, 1])([window, idle]))[0].argmax() == 2
