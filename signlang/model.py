@@ -19,7 +19,7 @@ from keras import layers
 
 from signlang import config, veto
 from signlang.atomic import atomic_path
-from signlang.enroll import NewSigns  # noqa: F401  (registered: load_model reads models with added signs)
+from signlang.newsigns import NewSigns  # noqa: F401  (registered: load_model reads models with added signs)
 from signlang.errors import SignlangError
 from signlang.features import Normalize
 from signlang.layout import FRAME_SIZE

@@ -117,7 +117,7 @@ def test_errors(tmp_path, person, capsys):
 def test_the_radius_is_in_units_of_each_dimensions_spread():
     """Examples spread along one dimension and steady along another: a window as far from the prototype
     as the spread allows is the new sign along the first and not along the second."""
-    from signlang.enroll import NewSigns, prototype
+    from signlang.newsigns import NewSigns, prototype
 
     rng = np.random.default_rng(0)
     examples = np.stack([rng.normal(0, 1.0, 500), rng.normal(0, 0.1, 500)], axis=1)
@@ -132,7 +132,7 @@ def test_the_radius_is_in_units_of_each_dimensions_spread():
 def test_each_part_of_an_embedding_weighs_its_share():
     """An embedding of two parts (the veto network's, then the hand shapes): scaled, each part's distances
     are in units of its own radius times its weight's share, however many dimensions and whatever spread."""
-    from signlang.enroll import prototype
+    from signlang.newsigns import prototype
 
     rng = np.random.default_rng(0)
     examples = np.concatenate([rng.normal(0, 5.0, (400, 3)), rng.normal(0, 0.01, (400, 40))], axis=1)
@@ -151,7 +151,7 @@ def test_each_part_of_an_embedding_weighs_its_share():
 def test_own_known_signs_keep_their_windows():
     """Inside the (widened) radius, a window nearer the signer's own known sign than the new sign's examples is
     not the new sign; one nearer the examples is; without own signs the first is taken for the new sign."""
-    from signlang.enroll import NewSigns
+    from signlang.newsigns import NewSigns
 
     examples = np.array([[[0.0, 0.0], [0.2, 0.0]]], np.float32)
     counter = np.array([[1.0, 0.0]], np.float32)
@@ -167,7 +167,7 @@ def test_own_known_signs_keep_their_windows():
 def test_a_window_between_needs_a_wider_margin_where_the_model_is_sure():
     """A window a little nearer the new sign's examples than the signer's own known sign is the new sign where
     the model is unsure of its signs (or sure only of "no sign"), and stays the known sign where it is sure."""
-    from signlang.enroll import NewSigns
+    from signlang.newsigns import NewSigns
 
     examples = np.array([[[0.0, 0.0]]], np.float32)
     counter = np.array([[1.0, 0.0]], np.float32)
@@ -184,7 +184,7 @@ def test_without_own_signs_the_radius_widens_where_the_model_gives_no_sign():
     """Without the signer's own known signs, a window outside the radius but within 3x (squared) is the new
     sign where the model gives none of its signs, and stays the known sign where it is sure of one; a layer
     saved before there was an unsure gate keeps the plain radius."""
-    from signlang.enroll import NewSigns
+    from signlang.newsigns import NewSigns
 
     layer = NewSigns([[0.0, 0.0]], [1.0], signs=[0, 1], unsure_gate=3.0)
     window = np.array([[1.4, 0.0]], np.float32)  # squared distance 1.96 radii
