@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from signlang import config
 from signlang.errors import SignlangError
-from signlang.layout import FRAME_SIZE, misplaced_share
+from signlang.layout import FRAME_SIZE, TUTORIAL_ORDER, find_order, misplaced_share, to_tutorial_order
 
 ARCHIVE_SUFFIXES = (".npz", ".npz.xz")
 FRAME_NAME = re.compile(r"^(\d+)\.npy$")
@@ -56,8 +56,7 @@ def load(paths, skip_bad=False, length=config.SEQUENCE_LENGTH, progress=True):
     for source in tqdm(sources, unit="group", disable=not progress or len(sources) < 2, file=sys.stderr):
         part = _read_archive(source, length, skip) if _is_archive(source) else _read_tree(source, length, skip)
         if part is not None:
-            _warn_layout(source, part[0])
-            parts.append((_group(source),) + part)
+            parts.append((_group(source), _in_tutorial_order(source, part[0]), part[1]))
     if not parts:
         raise SignlangError(f"{', '.join(map(str, paths))}: no usable sequences"
                             + (f" ({len(skip.problems)} skipped)" if skip.problems else ""))
@@ -69,12 +68,19 @@ def load(paths, skip_bad=False, length=config.SEQUENCE_LENGTH, progress=True):
     return Dataset(X, y, groups, order_actions(set(y)), skip.problems)
 
 
-def _warn_layout(source, X):
-    """One line when a file's keypoints do not look like the tutorial's layout; they are kept all the same."""
-    share = misplaced_share(X)
-    if share > 0.01:
-        tqdm.write(f"signlang: warning: {source}: {share:.0%} of frames have pose visibilities outside 0..1: not the "
-                   "tutorial's keypoint order (pose, face, left hand, right hand)?", file=sys.stderr)
+def _in_tutorial_order(source, X):
+    """X in the tutorial's keypoint layout: as it is, or rearranged from another order copies of the tutorial
+    save (layout.OTHER_ORDERS), with one line saying so; kept as it is with a warning when the order is unknown."""
+    order = find_order(X)
+    if order == TUTORIAL_ORDER:
+        return X
+    if order is None:
+        tqdm.write(f"signlang: warning: {source}: {misplaced_share(X):.0%} of frames have pose visibilities outside "
+                   "0..1: not the tutorial's keypoint order (pose, face, left hand, right hand)?", file=sys.stderr)
+        return X
+    tqdm.write(f"signlang: {source}: keypoints saved in the order {', '.join(order)}: read in the tutorial's "
+               "(pose, face, left hand, right hand)", file=sys.stderr)
+    return to_tutorial_order(X, order)
 
 
 def _group(source):

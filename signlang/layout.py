@@ -37,3 +37,31 @@ def misplaced_share(X):
     visibility = np.asarray(X)[..., POSE][..., 3::4]
     bad = np.any((visibility < -1e-3) | (visibility > 1 + 1e-3), axis=-1)
     return float(bad.mean()) if bad.size else 0.0
+
+
+# Other orders of the four parts that copies of the tutorial save, each told apart by where the pose lands.
+OTHER_ORDERS = (("face", "pose", "left hand", "right hand"), ("face", "left hand", "right hand", "pose"))
+_SIZES = {"pose": POSE_SIZE, "face": FACE_SIZE, "left hand": HAND_SIZE, "right hand": HAND_SIZE}
+TUTORIAL_ORDER = ("pose", "face", "left hand", "right hand")
+
+
+def to_tutorial_order(X, order):
+    """X (..., 1662) saved in `order` (names of the four parts), rearranged into the tutorial's layout."""
+    ends = np.cumsum([_SIZES[part] for part in order])
+    parts = dict(zip(order, np.split(np.asarray(X), ends[:-1], axis=-1)))
+    return np.concatenate([parts[part] for part in TUTORIAL_ORDER], axis=-1)
+
+
+def find_order(X, tolerance=0.01):
+    """The order X's keypoints were saved in: the tutorial's when its pose visibilities are probabilities
+    (misplaced_share), else the one of OTHER_ORDERS where they are and a pose is found in most frames (a
+    block of zeros fits any order), else None (not known)."""
+    if misplaced_share(X) <= tolerance:
+        return TUTORIAL_ORDER
+
+    def fits(order):
+        pose = to_tutorial_order(X, order)[..., POSE]
+        return misplaced_share(pose) <= tolerance and np.any(pose != 0, axis=-1).mean() > 0.5
+
+    found = [order for order in OTHER_ORDERS if fits(order)]
+    return found[0] if len(found) == 1 else None

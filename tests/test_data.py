@@ -63,16 +63,28 @@ def test_any_number_of_actions_and_one_group_per_folder(tmp_path, signer):
     assert set(ds.y[ds.groups == str(tmp_path / "bob")]) == {"goodbye", "yes", "iloveyou"}
 
 
-def test_another_keypoint_order_loads_with_a_warning_naming_it(tmp_path, signer, capsys):
+def test_keypoints_in_another_known_order_are_read_in_the_tutorials(tmp_path, signer, capsys):
     X, y = signer
     write_tree(tmp_path / "ours", X, y, per_action=1)
-    face_first = np.concatenate([X[..., FACE], X[..., POSE], X[..., LEFT_HAND.start:]], axis=-1)  # another order
-    write_tree(tmp_path / "theirs", face_first, y, per_action=1)
-    ds = data.load([tmp_path / "ours", tmp_path / "theirs"], progress=False)
+    hands = X[..., LEFT_HAND.start:]
+    write_tree(tmp_path / "face_first", np.concatenate([X[..., FACE], X[..., POSE], hands], axis=-1), y, per_action=1)
+    pose_last = np.concatenate([X[..., FACE], hands, X[..., POSE]], axis=-1)
+    write_tree(tmp_path / "pose_last", pose_last, y, per_action=1)
+    pose_last[..., POSE.stop:FACE.stop] = 0  # as ../shared keeps sparse faces: zeros where "face, pose" would find a pose
+    write_tree(tmp_path / "zeroed", pose_last, y, per_action=1)
+    write_tree(tmp_path / "unknown", np.concatenate([hands[..., :63], X[..., POSE], X[..., FACE], hands[..., 63:]],
+                                                    axis=-1), y, per_action=1)
+    ds = data.load([tmp_path / name for name in ("ours", "face_first", "pose_last", "zeroed", "unknown")], progress=False)
     err = capsys.readouterr().err
-    assert len(ds.y) == 6
-    assert re.search(rf"warning: {re.escape(str(tmp_path / 'theirs'))}: \d+% of frames .* keypoint order", err)
-    assert str(tmp_path / "ours") not in err
+    ours = ds.X[ds.groups == str(tmp_path / "ours")]
+    for name in ("face_first", "pose_last"):
+        assert np.array_equal(ds.X[ds.groups == str(tmp_path / name)], ours)
+        assert re.search(rf"{re.escape(str(tmp_path / name))}: keypoints saved in the order face, .*: read in the tutorial's", err)
+    pose = slice(8, POSE.stop)  # the nose's x, y, z were in the zeroed block
+    assert np.array_equal(ds.X[ds.groups == str(tmp_path / "zeroed")][..., pose], ours[..., pose])
+    assert not np.array_equal(ds.X[ds.groups == str(tmp_path / "unknown")], ours)
+    assert re.search(rf"warning: {re.escape(str(tmp_path / 'unknown'))}: \d+% of frames .* keypoint order", err)
+    assert str(tmp_path / "ours") + ":" not in err
 
 
 def test_archives_npz_xz_and_folders_of_archives(tmp_path):
