@@ -71,15 +71,15 @@ def load(paths, skip_bad=False, length=config.SEQUENCE_LENGTH, progress=True):
 def _in_tutorial_order(source, X):
     """X in the tutorial's keypoint layout: as it is, or rearranged from another order copies of the tutorial
     save (layout.OTHER_ORDERS), with one line saying so; kept as it is with a warning when the order is unknown."""
-    order = find_order(X)
+    order, tutorial = find_order(X), ", ".join(TUTORIAL_ORDER)
     if order == TUTORIAL_ORDER:
         return X
     if order is None:
         tqdm.write(f"signlang: warning: {source}: {misplaced_share(X):.0%} of frames have pose visibilities outside "
-                   "0..1: not the tutorial's keypoint order (pose, face, left hand, right hand)?", file=sys.stderr)
+                   f"0..1: not the tutorial's keypoint order ({tutorial})?", file=sys.stderr)
         return X
     tqdm.write(f"signlang: {source}: keypoints saved in the order {', '.join(order)}: read in the tutorial's "
-               "(pose, face, left hand, right hand)", file=sys.stderr)
+               f"({tutorial})", file=sys.stderr)
     return to_tutorial_order(X, order)
 
 
