@@ -13,7 +13,9 @@ from signlang.layout import FACE, HAND_LANDMARKS, LEFT_HAND, POSE, POSE_LANDMARK
 # Pose landmarks that carry the sign: nose, eyes, ears, mouth, shoulders, elbows, wrists (MediaPipe 0..16).
 UPPER_BODY = 17
 L_SHOULDER, R_SHOULDER = 11, 12
+SHOULDERS = (L_SHOULDER, R_SHOULDER)  # the body's frame (position, scale) is measured from these
 WRIST, MIDDLE_MCP = 0, 9
+HAND_FRAME = (WRIST, MIDDLE_MCP)      # ... and each hand's from these
 # Face mesh landmarks: forehead top, chin, the two cheek edges. The model reads only these (for the aspect).
 FACE_TOP, FACE_CHIN, FACE_LEFT, FACE_RIGHT = 10, 152, 234, 454
 FACE_ASPECT = [FACE_TOP, FACE_CHIN, FACE_LEFT, FACE_RIGHT]
@@ -35,15 +37,15 @@ class Normalize(layers.Layer):
     camera's distance and framing cancel out); each hand's shape is relative to its wrist in units of its
     own palm length. Beyond that the face mesh identifies the person, not the sign, and is dropped (face
     points as features lowered leave-people-out accuracy; the pose has nose, eyes and mouth). A missing
-    part (all zeros in MP_Data) gives zero features plus a presence flag. Standard ops only, so the model
-    converts to LiteRT.
+    part (all zeros in MP_Data) gives zero features plus a presence flag, and so does a part without the
+    landmarks its features are measured from (_found). Standard ops only, so the model converts to LiteRT.
     """
 
     def call(self, frames):
         aspect = _aspect(frames)
         pose = _isotropic(ops.reshape(frames[..., POSE], (-1, config.SEQUENCE_LENGTH, POSE_LANDMARKS, 4)),
                           aspect)[..., :2]
-        pose_present = _present(frames[..., POSE])
+        pose_present = _found(frames[..., POSE], 4, SHOULDERS)
         centre, scale = _body_frame(pose, pose_present)
         body = (pose[:, :, :UPPER_BODY] - centre[:, None, None]) / scale[:, None, None, None]
         body = ops.reshape(body * pose_present[..., None, None], (-1, config.SEQUENCE_LENGTH, UPPER_BODY * 2))
@@ -51,9 +53,13 @@ class Normalize(layers.Layer):
         return ops.concatenate([body, pose_present[..., None]] + hands, axis=-1)
 
 
-def _present(block):
-    """1.0 for frames where MediaPipe found the part (MP_Data stores a missing part as zeros), else 0.0."""
-    return ops.cast(ops.any(ops.not_equal(block, 0), axis=-1), "float32")
+def _found(block, stride, landmarks):
+    """1.0 for frames where a part's values (stride per landmark) hold all the given landmarks (x or y not
+    zero), else 0.0. MediaPipe gives a part whole, or zeros when not found; a part with only some of its
+    values is a damaged record (saved in another order, then partly cleared), whose zeros read as points
+    gave nonsense: so the landmarks its features are measured from decide."""
+    points = ops.stack([block[..., stride * i:stride * i + 2] for i in landmarks], axis=-2)
+    return ops.min(ops.cast(ops.any(ops.not_equal(points, 0), axis=-1), "float32"), axis=-1)
 
 
 def _face_point(frames, i):
@@ -62,7 +68,7 @@ def _face_point(frames, i):
 
 def _aspect(frames):
     """The camera's width/height ratio per window (batch,), from the face; 4:3 when no frame has a face."""
-    present = _present(frames[..., FACE])
+    present = _found(frames[..., FACE], 3, FACE_ASPECT)
     height = ops.abs(_face_point(frames, FACE_TOP)[..., 1] - _face_point(frames, FACE_CHIN)[..., 1])
     width = ops.abs(_face_point(frames, FACE_LEFT)[..., 0] - _face_point(frames, FACE_RIGHT)[..., 0])
     ratio = ops.sum(height * present, axis=1) / ops.maximum(ops.sum(width * present, axis=1), 1e-3)
@@ -88,9 +94,9 @@ def _body_frame(pose, present):
     return centre + none[:, None] * 0.5, ops.maximum(scale + none * 0.25, 1e-3)
 
 
-def _hand_features(hand, aspect, centre, scale):
-    hand = _isotropic(ops.reshape(hand, (-1, config.SEQUENCE_LENGTH, HAND_LANDMARKS, 3)), aspect)
-    present = ops.cast(ops.any(ops.not_equal(hand, 0), axis=(-2, -1)), "float32")[..., None]
+def _hand_features(block, aspect, centre, scale):
+    present = _found(block, 3, HAND_FRAME)[..., None]
+    hand = _isotropic(ops.reshape(block, (-1, config.SEQUENCE_LENGTH, HAND_LANDMARKS, 3)), aspect)
     wrist = hand[:, :, WRIST]
     palm = ops.sqrt(ops.sum(ops.square(hand[:, :, MIDDLE_MCP] - wrist), axis=-1, keepdims=True))
     shape = (hand - wrist[:, :, None]) / ops.maximum(palm, 1e-3)[..., None]
@@ -112,11 +118,11 @@ class HandShape(layers.Layer):
 
     def call(self, frames):
         pose = ops.reshape(frames[..., POSE], (-1, config.SEQUENCE_LENGTH, POSE_LANDMARKS, 4))
-        centre, width = _frame_shoulders(pose, _present(frames[..., POSE]))
+        centre, width = _frame_shoulders(pose, _found(frames[..., POSE], 4, SHOULDERS))
         parts, shares = [], []
         for part in (LEFT_HAND, RIGHT_HAND):
             hand = ops.reshape(frames[..., part], (-1, config.SEQUENCE_LENGTH, HAND_LANDMARKS, 3))
-            present = _present(frames[..., part])
+            present = _found(frames[..., part], 3, HAND_FRAME)
             points = (hand[..., :2] - centre[:, :, None]) / width[:, :, None, None]
             palm = ops.norm(hand[:, :, MIDDLE_MCP] - hand[:, :, WRIST], axis=-1)
             tips = ops.norm(ops.take(hand, FINGERTIPS, axis=2) - hand[:, :, WRIST, None], axis=-1)

@@ -16,7 +16,8 @@ import tensorflow as tf
 from conftest import FULL_FACE, IDLE, ROOT, YES_NO, more_signs_archive, signer_archive
 from signlang import config, context, data, layout, model as M, nosign, train as training, veto
 from signlang.augment import augment
-from signlang.features import FACE_ASPECT, HAND_SHAPE_SIZE, UPPER_BODY, HandShape, Normalize
+from signlang.features import (FACE_ASPECT, HAND_SHAPE_SIZE, L_SHOULDER, MIDDLE_MCP, R_SHOULDER, UPPER_BODY,
+                                HandShape, Normalize)
 from signlang.errors import SignlangError
 
 
@@ -129,6 +130,29 @@ def test_hand_shape_of_missing_hands_and_poses(six):
     assert np.isfinite(shape).all() and not shape[2].any()
     assert not shape[0, :per_hand].any() and shape[0, -2] == 0
     assert shape[1, -1] == pytest.approx(np.any(X[1][:, layout.RIGHT_HAND] != 0, axis=-1).mean())
+
+
+def test_a_part_without_the_points_features_are_measured_from_counts_as_missing(six):
+    """A damaged record (keypoints saved in another order, then partly cleared, as two people of ../shared): a
+    pose without its shoulders, a hand with one point left, a face without the points the aspect is read
+    from give the same Normalize and HandShape features as those parts not found at all (all zeros)."""
+    damaged, missing = six.X[::45][:4].copy(), six.X[::45][:4].copy()
+    for X, keep in ((damaged, True), (missing, False)):
+        pose = X[..., layout.POSE].reshape(*X.shape[:2], -1, 4)
+        pose[..., [L_SHOULDER, R_SHOULDER], :] = 0
+        pose[...] *= keep
+        hand = X[..., layout.RIGHT_HAND].reshape(*X.shape[:2], -1, 3)
+        hand[..., np.arange(layout.HAND_LANDMARKS) != MIDDLE_MCP, :] = 0
+        hand[...] *= keep
+        face = X[..., layout.FACE].reshape(*X.shape[:2], -1, 3)
+        face[..., FACE_ASPECT, :] = 0
+        face[...] *= keep
+        X[..., layout.POSE], X[..., layout.RIGHT_HAND], X[..., layout.FACE] = (
+            pose.reshape(*X.shape[:2], -1), hand.reshape(*X.shape[:2], -1), face.reshape(*X.shape[:2], -1))
+    assert damaged[..., layout.POSE].any() and damaged[..., layout.RIGHT_HAND].any()
+    assert np.allclose(normalize(damaged), normalize(missing)) and np.isfinite(normalize(damaged)).all()
+    assert np.allclose(hand_shape(damaged), hand_shape(missing))
+    assert not np.allclose(normalize(damaged), normalize(six.X[::45][:4]), atol=1e-2)
 
 
 def test_augment_keeps_layout_and_missing_parts(six):
