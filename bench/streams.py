@@ -47,10 +47,11 @@ def log(*message):
     print(*message, file=sys.stderr, flush=True)
 
 
-def detect(frames, predict, outputs, times=None, stable=config.STABLE_FRAMES):
+def detect(frames, predict, outputs, times=None, stable=config.STABLE_FRAMES, confidence=config.CONFIDENCE):
     """The words the Detector gives for keypoint frames, as `signlang detect` runs it (flush included);
     times: each frame's, as a camera gives them (None: pushed without)."""
-    detector = Detector(predict, outputs, threshold=config.THRESHOLD, stable=stable, no_sign=config.NO_SIGN)
+    detector = Detector(predict, outputs, threshold=config.THRESHOLD, stable=stable, no_sign=config.NO_SIGN,
+                        confidence=confidence)
     for frame, t in zip(frames, [None] * len(frames) if times is None else times):
         detector.push(frame, t)
     detector.flush()
@@ -58,17 +59,28 @@ def detect(frames, predict, outputs, times=None, stable=config.STABLE_FRAMES):
 
 
 def sentence(frames, predict_batch, outputs, times=None, stable=config.STABLE_FRAMES):
-    """detect() with one batched prediction: a first pass records the windows the Detector asks about
-    (they depend on the frames only, not on its decisions), a second replays the batch's rows in order."""
-    windows, uniform = [], np.full(len(outputs), 1 / len(outputs), np.float32)
+    """detect() with one batched prediction (see windows and replay)."""
+    asked = windows(frames, outputs, times, stable)
+    return replay(frames, predict_batch(np.stack(asked)) if asked else [], outputs, times, stable)
+
+
+def windows(frames, outputs, times=None, stable=config.STABLE_FRAMES):
+    """The windows the Detector asks the model about, in order: they depend on the frames only, not on its
+    decisions, so one batched prediction of them serves any decision rule (replay)."""
+    asked, uniform = [], np.full(len(outputs), 1 / len(outputs), np.float32)
 
     def record(window):
-        windows.append(window)
+        asked.append(window)
         return uniform
 
     detect(frames, record, outputs, times, stable)
-    rows = iter(predict_batch(np.stack(windows)) if windows else ())
-    return detect(frames, lambda window: next(rows), outputs, times, stable)
+    return asked
+
+
+def replay(frames, rows, outputs, times=None, stable=config.STABLE_FRAMES, confidence=config.CONFIDENCE):
+    """detect() with the model's answers to windows() given as rows, in order."""
+    rows = iter(rows)
+    return detect(frames, lambda window: next(rows), outputs, times, stable, confidence)
 
 
 def person_streams(X, y, idle, rng):
@@ -109,6 +121,19 @@ def pct(v):
 
 def num(v):
     return "-" if v is None else f"{v:.2f}"
+
+
+def shared_clips(videos):
+    """The shared clips' keypoints (real MediaPipe): ({file: (expected signs, keypoints)}, the files without a
+    sign of the vocabulary, the signing ones)."""
+    manifest = json.loads((Path(videos) / "manifest.json").read_text())["clips"]
+    clips = {}
+    for c in manifest:
+        log(f"keypoints of {c['file']} ({c['kind']})")
+        clips[c["file"]] = (list(c["signs"]), collect.video_keypoints(Path(videos) / c["file"]))
+    silent = [c["file"] for c in manifest if c["kind"] in ("idle", "other-sign")]
+    signing = [c["file"] for c in manifest if c["kind"] in ("single", "continuous")]
+    return clips, silent, signing
 
 
 def faces(folders):
@@ -245,13 +270,7 @@ def main():
     ds = load(args)
     face, people = faces(args.data), np.unique(ds.groups)
     idlers = set(ds.groups[ds.y == config.NO_SIGN])
-    manifest = json.loads((Path(args.videos) / "manifest.json").read_text())["clips"]
-    clips = {}  # file -> (expected signs, keypoints): real MediaPipe, once per run
-    for c in manifest:
-        log(f"keypoints of {c['file']} ({c['kind']})")
-        clips[c["file"]] = (list(c["signs"]), collect.video_keypoints(Path(args.videos) / c["file"]))
-    silent = [c["file"] for c in manifest if c["kind"] in ("idle", "other-sign")]
-    signing = [c["file"] for c in manifest if c["kind"] in ("single", "continuous")]
+    clips, silent, signing = shared_clips(args.videos)
     total = len(train.examples(ds, list(config.ACTIONS))[1])  # what make train trains on
     log(f"{len(ds.y)} sequences of {len(people)} people ({len(idlers)} with idle recordings), {args.folds} folds")
 
