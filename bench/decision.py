@@ -20,10 +20,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-from sklearn.model_selection import GroupKFold
 
 import streams  # bench/streams.py, beside this file
-from signlang import config, data, train
+from signlang import config
 from signlang.evaluate import edit_distance
 from signlang.layout import FRAME_SIZE
 
@@ -43,12 +42,7 @@ def main():
     args.patience = config.PATIENCE
 
     clips, silent, signing = streams.shared_clips(args.videos)
-    ds = streams.load(args)
-    tr, te = list(GroupKFold(args.folds).split(ds.X, ds.y, ds.groups))[args.fold]
-    fold = data.Dataset(ds.X[tr], ds.y[tr], ds.groups[tr], ds.actions)
-    X, labels, groups, outputs = train.examples(fold, list(config.ACTIONS), no_sign=True, seed=args.fold)
-    predict = streams.fit("shipped", X, labels, groups, outputs, train.other_signs(fold, outputs), args, args.fold)
-    del X, labels, groups, fold
+    ds, te, predict, outputs = streams.shipped_fold(args)
 
     def judged(frames):
         """{confidence: words} for one stream of frames, its windows predicted once."""

@@ -170,6 +170,16 @@ def fit(recipe, X, labels, groups, outputs, other, args, fold):
     return lambda windows: model.predict(windows, batch_size=1024, verbose=0)
 
 
+def shipped_fold(args):
+    """The shipped recipe trained on the people outside fold args.fold of args.folds (bench/rates.py,
+    bench/decision.py): (the run's Dataset, the left-out indices, its batch predictor, its outputs)."""
+    ds = load(args)
+    tr, te = list(GroupKFold(args.folds).split(ds.X, ds.y, ds.groups))[args.fold]
+    fold = data.Dataset(ds.X[tr], ds.y[tr], ds.groups[tr], ds.actions)
+    X, labels, groups, outputs = train.examples(fold, list(config.ACTIONS), no_sign=True, seed=args.fold)
+    return ds, te, fit("shipped", X, labels, groups, outputs, train.other_signs(fold, outputs), args, args.fold), outputs
+
+
 def load(args):
     """The run's Dataset: everyone in args.data, or args.limit_people of them."""
     ds = data.load(args.data)
