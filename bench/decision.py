@@ -7,13 +7,12 @@ left-out people's streams (bench/streams.py's, back to back and with rest), thei
 recordings of other signs, and the shared clips, once per confidence. The model's windows are predicted once,
 so the columns differ by the rule only, not by training.
 
-    .venv/bin/python bench/decision.py --fold 0      # about 12 minutes on 2 cores
+    .venv/bin/python bench/decision.py --fold 0      # about 13 minutes on 2 cores
 """
 
 import argparse
 import os
 import sys
-import zlib
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,7 +23,6 @@ import numpy as np
 import streams  # bench/streams.py, beside this file
 from signlang import config
 from signlang.evaluate import edit_distance
-from signlang.layout import FRAME_SIZE
 
 
 def main():
@@ -50,41 +48,37 @@ def main():
         rows = predict(np.stack(asked)) if asked else []
         return {c: streams.replay(frames, rows, outputs, confidence=c) for c in args.confidence}
 
-    idlers = set(ds.groups[ds.y == config.NO_SIGN])
     counts = {c: {"edits": {k: 0 for k in streams.KINDS}, "exact": {k: 0 for k in streams.KINDS},
                   "idle": 0, "other": 0, "clips": 0, "signing": 0} for c in args.confidence}
     words = {k: 0 for k in streams.KINDS}
     n_streams = {k: 0 for k in streams.KINDS}
     hits = total = idle_frames = others = 0
-    for person in np.unique(ds.groups[te]):
-        mine = te[ds.groups[te] == person]
-        X, y = ds.X[mine], ds.y[mine]
-        sign = np.isin(y, config.ACTIONS)
-        if sign.any():
-            hits += int((predict(X[sign]).argmax(-1) == [outputs.index(s) for s in y[sign]]).sum())
-            total += int(sign.sum())
-        idle = X[y == config.NO_SIGN].reshape(-1, FRAME_SIZE) if person in idlers else None
-        rng = np.random.default_rng(zlib.crc32(person.encode()))
-        if len(set(y[sign])) >= 2:
-            for kind, frames, expected in streams.person_streams(X[sign], y[sign], idle, rng):
-                words[kind] += len(expected)
-                n_streams[kind] += 1
-                for c, got in judged(frames).items():
-                    counts[c]["edits"][kind] += edit_distance(expected, got)
-                    counts[c]["exact"][kind] += got == expected
+    for person, X, y, idle, other, theirs in streams.left_out(ds, te):
+        if len(y):
+            hits += int((predict(X).argmax(-1) == [outputs.index(s) for s in y]).sum())
+            total += len(y)
+        for kind, frames, expected in theirs:
+            words[kind] += len(expected)
+            n_streams[kind] += 1
+            for c, got in judged(frames).items():
+                counts[c]["edits"][kind] += edit_distance(expected, got)
+                counts[c]["exact"][kind] += got == expected
         if idle is not None:
             idle_frames += len(idle)
             for c, got in judged(idle).items():
                 counts[c]["idle"] += len(got)
-        for frames in X[~sign & (y != config.NO_SIGN)]:
+        for frames in other:
             others += 1
             for c, got in judged(frames).items():
                 counts[c]["other"] += bool(got)
         streams.log(f"{person}: done")
-    for name in silent + signing:
+    for name in silent:
+        for c, got in judged(clips[name][1]).items():
+            counts[c]["clips"] += len(got)
+    for name in signing:
         expected, frames = clips[name]
         for c, got in judged(frames).items():
-            counts[c]["clips" if name in silent else "signing"] += len(got) if name in silent else got == expected
+            counts[c]["signing"] += got == expected
 
     minutes = lambda frames: frames / config.FPS / 60
     silent_minutes = minutes(sum(len(clips[name][1]) for name in silent))

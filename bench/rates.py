@@ -13,7 +13,6 @@ bench/streams.py's streams (back to back and with rest) at 25 frames/s; a slower
 import argparse
 import os
 import sys
-import zlib
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -41,19 +40,13 @@ def main():
 
     ds, te, predict, outputs = streams.shipped_fold(args)
 
-    idlers = set(ds.groups[ds.y == config.NO_SIGN])
     errors = {(rate, way): 0 for rate in EVERY for way in ("filled", "before")}
     total, people = 0, 0
-    for person in np.unique(ds.groups[te]):
-        mine = te[ds.groups[te] == person]
-        X, y = ds.X[mine], ds.y[mine]
-        sign = np.isin(y, config.ACTIONS)
-        if len(set(y[sign])) < 2:
+    for person, _, _, _, _, theirs in streams.left_out(ds, te):
+        if not theirs:
             continue
-        idle = X[y == config.NO_SIGN].reshape(-1, X.shape[-1]) if person in idlers else None
-        rng = np.random.default_rng(zlib.crc32(person.encode()))
         people += 1
-        for _, frames, expected in streams.person_streams(X[sign], y[sign], idle, rng):
+        for _, frames, expected in theirs:
             total += len(expected)
             times = np.arange(len(frames)) / config.FPS
             for rate, k in EVERY.items():

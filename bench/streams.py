@@ -115,6 +115,21 @@ def person_streams(X, y, idle, rng):
     return streams
 
 
+def left_out(ds, te):
+    """What each person left out of a fold (indices te of ds) is judged on, person by person: (person, their sign
+    sequences, their signs, their idle frames or None, their recordings of signs outside the vocabulary,
+    their streams: person_streams, seeded by their name; none with fewer than two signs)."""
+    idlers = set(ds.groups[ds.y == config.NO_SIGN])
+    for person in np.unique(ds.groups[te]):
+        mine = te[ds.groups[te] == person]
+        X, y = ds.X[mine], ds.y[mine]
+        sign = np.isin(y, config.ACTIONS)
+        idle = X[y == config.NO_SIGN].reshape(-1, FRAME_SIZE) if person in idlers else None
+        rng = np.random.default_rng(zlib.crc32(person.encode()))
+        streams = person_streams(X[sign], y[sign], idle, rng) if len(set(y[sign])) >= 2 else []
+        yield person, X[sign], y[sign], idle, X[~sign & (y != config.NO_SIGN)], streams
+
+
 def pct(v):
     return "-" if v is None else f"{100 * v:.1f} %"
 
@@ -189,7 +204,6 @@ def load(args):
 def run_fold(args, recipes, fold, tr, te, clips, silent, signing):
     """Trains each recipe on the people of `tr` and scores those of `te`: {recipe: raw results of the fold}."""
     ds = load(args)
-    idlers = set(ds.groups[ds.y == config.NO_SIGN])
     fold_ds = data.Dataset(ds.X[tr], ds.y[tr], ds.groups[tr], ds.actions)
     X, labels, groups, outputs = train.examples(fold_ds, list(config.ACTIONS), no_sign=True, seed=fold)
     other = train.other_signs(fold_ds, outputs)
@@ -202,23 +216,16 @@ def run_fold(args, recipes, fold, tr, te, clips, silent, signing):
         raw[r]["train_s"], raw[r]["examples"] = time.perf_counter() - start, len(X)
         log(f"fold {fold + 1}/{args.folds} {r}: trained in {raw[r]['train_s']:.0f} s on {len(X)} examples")
     del X, labels, groups, other
-    for person in np.unique(ds.groups[te]):
-        mine = te[ds.groups[te] == person]
-        X, y = ds.X[mine], ds.y[mine]
-        sign = np.isin(y, config.ACTIONS)
-        other = ~sign & (y != config.NO_SIGN)  # their recordings of signs outside the vocabulary
-        idle = X[y == config.NO_SIGN].reshape(-1, FRAME_SIZE) if person in idlers else None
-        rng = np.random.default_rng(zlib.crc32(person.encode()))
-        streams = person_streams(X[sign], y[sign], idle, rng) if len(set(y[sign])) >= 2 else []
+    for person, X, y, idle, others, streams in left_out(ds, te):
         for r, predict in predictors.items():
-            if sign.any():
-                hits = predict(X[sign]).argmax(-1) == np.array([outputs.index(s) for s in y[sign]])
-                raw[r]["people"][person] = (int(hits.sum()), int(sign.sum()))
+            if len(y):
+                hits = predict(X).argmax(-1) == np.array([outputs.index(s) for s in y])
+                raw[r]["people"][person] = (int(hits.sum()), len(y))
             raw[r]["streams"] += [{"person": person, "kind": kind, "expected": words,
                                    "detected": sentence(frames, predict, outputs)} for kind, frames, words in streams]
             if idle is not None:
                 raw[r]["idle"].append({"person": person, "frames": len(idle), "signs": sentence(idle, predict, outputs)})
-            raw[r]["other"] += [bool(sentence(frames, predict, outputs)) for frames in X[other]]
+            raw[r]["other"] += [bool(sentence(frames, predict, outputs)) for frames in others]
     for r, predict in predictors.items():
         false = sum(len(sentence(clips[c][1], predict, outputs)) for c in silent)
         raw[r]["clips_fpm"] = false / (sum(len(clips[c][1]) for c in silent) / config.FPS / 60)
