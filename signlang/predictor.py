@@ -1,5 +1,5 @@
-"""The predictor: an action.h5 model converted to LiteRT (checked against Keras, cached by the file's hash),
-called on one window at a time; and `export`, which writes that LiteRT file.
+"""The predictor: an action.h5 model converted to LiteRT (checked against Keras, cached by the file's hash
+and that of the code its layers run), called on one window at a time; and `export`, which writes that LiteRT file.
 
 TensorFlow is imported only when a predictor is made or a model converted.
 """
@@ -66,8 +66,7 @@ def _converted(model_path):
         raise SignlangError(f"{model_path}: model takes windows of shape {tuple(model.input_shape[1:])}, "
                             f"detection feeds {WINDOW_SHAPE} (frames x keypoints)")
     actions = load_actions(model_path, model)
-    digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:32]
-    cached = cache_dir() / f"{digest}-tf{tf.__version__}.tflite"
+    cached = cache_dir() / f"{digest(model_path)}-tf{tf.__version__}.tflite"
     tflite = _read_cached(cached)
     if tflite is None:
         tflite = _convert(model, model_path)
@@ -78,6 +77,19 @@ def _converted(model_path):
             print(f"signlang: note: cannot cache the converted model in {cached.parent} "
                   f"({getattr(e, 'strerror', None) or e}); `signlang doctor` explains", file=sys.stderr)
     return tflite, actions
+
+
+def digest(model_path, code=None):
+    """The model's cache key: a hash of its file and of the package code its layers run (by default the
+    modules defining them: signlang.features, veto, newsigns). A model file names its layers, their code is
+    this package's: when that changes (a new way to read the keypoints), so does the converted model."""
+    if code is None:
+        from signlang import features, newsigns, veto
+        code = [m.__file__ for m in (features, newsigns, veto)]
+    h = hashlib.sha256(Path(model_path).read_bytes())
+    for path in code:
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()[:32]
 
 
 def _read_cached(path):

@@ -22,7 +22,7 @@ from signlang.display import TUTORIAL_COLORS, annotate, bar_colors, prob_viz
 from signlang.layout import FRAME_SIZE, LEFT_HAND, POSE, RIGHT_HAND
 from signlang.timeline import filled
 from signlang.model import load_no_sign
-from signlang.predictor import TOLERANCE, Predictor, cache_dir, export, load_predictor
+from signlang.predictor import TOLERANCE, Predictor, cache_dir, digest, export, load_predictor
 from signlang.errors import SignlangError
 
 SIGNERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signers"
@@ -317,6 +317,18 @@ def test_predictor_matches_keras_on_real_windows_and_is_cached(models, recording
     stamps = {p: p.stat().st_mtime_ns for p in cached}
     load_predictor(models[name])
     assert {p: p.stat().st_mtime_ns for p in cached} == stamps  # reused, not converted again
+
+
+def test_the_cache_key_changes_with_the_model_file_and_with_the_code_its_layers_run(tmp_path):
+    model, code = tmp_path / "action.h5", [tmp_path / "features.py", tmp_path / "veto.py"]
+    for path, text in zip([model, *code], ("weights", "def read(): pass", "TAU = 0.99")):
+        path.write_text(text)
+    keys = {digest(model, code)}
+    code[0].write_text("def read(): return 1")  # a new way to read keypoints: an old conversion would be stale
+    keys.add(digest(model, code))
+    model.write_text("other weights")
+    keys.add(digest(model, code))
+    assert len(keys) == 3 and digest(model, code) == digest(model, code)
 
 
 @needs_signers
