@@ -14,6 +14,7 @@ from signlang.layout import FACE, HAND_LANDMARKS, LEFT_HAND, POSE, POSE_LANDMARK
 UPPER_BODY = 17
 L_SHOULDER, R_SHOULDER = 11, 12
 SHOULDERS = (L_SHOULDER, R_SHOULDER)  # the body's frame (position, scale) is measured from these
+L_WRIST, R_WRIST = 15, 16             # pose.PoseLandmark's wrists: where Holistic looks for each hand
 WRIST, MIDDLE_MCP = 0, 9
 HAND_FRAME = (WRIST, MIDDLE_MCP)      # ... and each hand's from these
 # Face mesh landmarks: forehead top, chin, the two cheek edges. The model reads only these (for the aspect).
@@ -23,6 +24,10 @@ FACE_HEIGHT_PER_WIDTH = 1.18  # forehead-chin height / cheek-cheek width in pixe
 FINGERTIPS = [4, 8, 12, 16, 20]  # hands.HandLandmark's *_TIP (HandShape)
 EPS = 1e-3                       # smallest shoulder width and palm length (image units; HandShape)
 HAND_SHAPE_SIZE = 2 * 2 * (HAND_LANDMARKS * 2 + len(FINGERTIPS)) + 2  # HandShape's 190 values
+# Two hands whose landmarks are this close on average (in shoulder widths) are one hand found twice: in the
+# shared recordings that distance has a mode under 0.02 (copies), few frames at 0.07-0.11 and real hands from
+# 0.11 on (touching each other).
+GHOST_APART = 0.1
 
 
 @keras.saving.register_keras_serializable(package="signlang")
@@ -42,6 +47,7 @@ class Normalize(layers.Layer):
     """
 
     def call(self, frames):
+        frames = without_ghost_hand(frames)
         aspect = _aspect(frames)
         pose = _isotropic(ops.reshape(frames[..., POSE], (-1, config.SEQUENCE_LENGTH, POSE_LANDMARKS, 4)),
                           aspect)[..., :2]
@@ -60,6 +66,30 @@ def _found(block, stride, landmarks):
     gave nonsense: so the landmarks its features are measured from decide."""
     points = ops.stack([block[..., stride * i:stride * i + 2] for i in landmarks], axis=-2)
     return ops.min(ops.cast(ops.any(ops.not_equal(points, 0), axis=-1), "float32"), axis=-1)
+
+
+def without_ghost_hand(frames):
+    """Frames (batch, time, 1662) with the second copy of a hand cleared.
+
+    Holistic looks for each hand near its pose wrist; when both searches land on the same hand (a hand held
+    up near the face or the other wrist, one arm out of view), both hand slots hold it: in 3 % of the frames
+    of the shared thanks recordings, 0.2 % of hello's and iloveyou's, and in a third of a clip of a held
+    thumbs-up, read as thanks. Where the two hands' landmarks are GHOST_APART shoulder widths apart or closer on average,
+    the copy whose wrist is farther from its own pose wrist is cleared (as not found). Frames without a
+    pose keep both.
+    """
+    pose = ops.reshape(frames[..., POSE], (-1, config.SEQUENCE_LENGTH, POSE_LANDMARKS, 4))[..., :2]
+    left, right = (ops.reshape(frames[..., part], (-1, config.SEQUENCE_LENGTH, HAND_LANDMARKS, 3))[..., :2]
+                   for part in (LEFT_HAND, RIGHT_HAND))
+    width = ops.norm(pose[:, :, L_SHOULDER] - pose[:, :, R_SHOULDER], axis=-1)
+    apart = ops.mean(ops.norm(left - right, axis=-1), axis=-1)
+    both = _found(frames[..., LEFT_HAND], 3, HAND_FRAME) * _found(frames[..., RIGHT_HAND], 3, HAND_FRAME)
+    ghost = both * ops.cast(apart < GHOST_APART * width, "float32")
+    left_astray = ops.cast(ops.norm(left[:, :, WRIST] - pose[:, :, L_WRIST], axis=-1)
+                           > ops.norm(right[:, :, WRIST] - pose[:, :, R_WRIST], axis=-1), "float32")
+    keep_left, keep_right = 1 - ghost * left_astray, 1 - ghost * (1 - left_astray)
+    return ops.concatenate([frames[..., :LEFT_HAND.start], frames[..., LEFT_HAND] * keep_left[..., None],
+                            frames[..., RIGHT_HAND] * keep_right[..., None]], axis=-1)
 
 
 def _face_point(frames, i):
@@ -117,6 +147,7 @@ class HandShape(layers.Layer):
     """
 
     def call(self, frames):
+        frames = without_ghost_hand(frames)
         pose = ops.reshape(frames[..., POSE], (-1, config.SEQUENCE_LENGTH, POSE_LANDMARKS, 4))
         centre, width = _frame_shoulders(pose, _found(frames[..., POSE], 4, SHOULDERS))
         parts, shares = [], []

@@ -155,6 +155,22 @@ def test_a_part_without_the_points_features_are_measured_from_counts_as_missing(
     assert not np.allclose(normalize(damaged), normalize(six.X[::45][:4]), atol=1e-2)
 
 
+def test_a_hand_found_twice_is_read_once(six):
+    """Holistic can put one hand in both hand slots: the copy (in the slot whose pose wrist is farther) is read
+    as not found by Normalize and HandShape; a real second hand beside the first is read."""
+    X = six.X[::45][:4].astype(np.float32)
+    right = X[..., layout.RIGHT_HAND]
+    seen = right.any(-1, keepdims=True)
+    assert seen.mean() > 0.5
+    one = X.copy()
+    one[..., layout.LEFT_HAND] = 0
+    copied, beside = one.copy(), one.copy()
+    copied[..., layout.LEFT_HAND] = right + 0.002 * seen  # the same hand, a little jitter
+    beside[..., layout.LEFT_HAND] = right + 0.15 * seen * np.tile([1, 0, 0], layout.HAND_LANDMARKS)  # half a body away
+    assert np.allclose(normalize(copied), normalize(one)) and np.allclose(hand_shape(copied), hand_shape(one))
+    assert not np.allclose(normalize(beside), normalize(one), atol=1e-2)
+
+
 def test_augment_keeps_layout_and_missing_parts(six):
     X = six.X[:32]
     out = augment(X.copy(), np.random.default_rng(0))
