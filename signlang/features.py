@@ -47,7 +47,7 @@ class Normalize(layers.Layer):
     """
 
     def call(self, frames):
-        frames = without_ghost_hand(frames)
+        frames = _without_ghost_hand(frames)
         aspect = _aspect(frames)
         pose = _isotropic(ops.reshape(frames[..., POSE], (-1, config.SEQUENCE_LENGTH, POSE_LANDMARKS, 4)),
                           aspect)[..., :2]
@@ -68,7 +68,7 @@ def _found(block, stride, landmarks):
     return ops.min(ops.cast(ops.any(ops.not_equal(points, 0), axis=-1), "float32"), axis=-1)
 
 
-def without_ghost_hand(frames):
+def _without_ghost_hand(frames):
     """Frames (batch, time, 1662) with the second copy of a hand cleared.
 
     Holistic looks for each hand near its pose wrist; when both searches land on the same hand (a hand held
@@ -147,7 +147,7 @@ class HandShape(layers.Layer):
     """
 
     def call(self, frames):
-        frames = without_ghost_hand(frames)
+        frames = _without_ghost_hand(frames)
         pose = ops.reshape(frames[..., POSE], (-1, config.SEQUENCE_LENGTH, POSE_LANDMARKS, 4))
         centre, width = _frame_shoulders(pose, _found(frames[..., POSE], 4, SHOULDERS))
         parts, shares = [], []
